@@ -1,0 +1,365 @@
+"""Denoising diffusion probabilistic models (DDPM) and the DDIM family of samplers.
+
+Notation (chapter 4): time steps :math:`t = 1, \\dots, T`; noise variances
+:math:`\\beta_t`; :math:`\\alpha_t = 1 - \\beta_t`;
+:math:`\\bar\\alpha_t = \\prod_{i \\le t} \\alpha_i` with :math:`\\bar\\alpha_0 = 1`.
+
+* forward process :math:`q(x_t | x_{t-1}) = N(\\sqrt{1-\\beta_t}\\, x_{t-1}, \\beta_t I)`,
+* closed form :math:`x_t = \\sqrt{\\bar\\alpha_t}\\, x_0 + \\sqrt{1-\\bar\\alpha_t}\\, \\epsilon` (:func:`q_sample`),
+* training loss :math:`\\|\\epsilon - \\epsilon_\\theta(x_t, t)\\|^2` (:func:`ddpm_loss`),
+* estimate :math:`\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\, \\epsilon_\\theta) / \\sqrt{\\bar\\alpha_t}` (:func:`predict_x0`),
+* reverse update from step t to an earlier step s (s = t - 1 for DDPM)
+
+  .. math:: x_s = \\sqrt{\\bar\\alpha_s}\\, \\hat x_0 + \\sqrt{1 - \\bar\\alpha_s - c_t^2}\\, \\epsilon_\\theta + c_t z,
+            \\qquad c_t = \\eta \\sqrt{\\tfrac{1-\\bar\\alpha_s}{1-\\bar\\alpha_t}} \\sqrt{1 - \\tfrac{\\bar\\alpha_t}{\\bar\\alpha_s}}
+
+  (:func:`reverse_step`): :math:`\\eta = 0` is DDIM (deterministic),
+  :math:`\\eta = 1` with s = t - 1 is DDPM,
+* classifier-free guidance :math:`\\tilde\\epsilon = (1-w)\\,\\epsilon_\\theta(x_t, \\varnothing) + w\\, \\epsilon_\\theta(x_t, y)`
+  (:func:`cfg_combine`, :func:`guided_eps`).
+
+Denoisers are called as ``model(x_t, t / T, y)``: the time enters as the
+fraction ``t / T`` in (0, 1], the scale the package's networks embed.
+Tensors of any shape (B, ...) work: images (B, C, H, W) and trajectories
+(B, horizon, dim) alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from genai_foundations.grading import reference
+from genai_foundations.runtime import autocast, eval_mode
+
+TimeIndex = int | torch.Tensor
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Noise schedules
+# ---------------------------------------------------------------------------------------------------------------
+def linear_betas(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """The linear schedule of Ho et al. (2020): ``beta_1 .. beta_T`` evenly spaced from 1e-4 to 0.02 (float64)."""
+    _check_T(T)
+    if not 0 < beta_start <= beta_end < 1:
+        raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {beta_start}, {beta_end}")
+    return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
+
+
+@reference
+def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
+    """The cosine schedule of Nichol & Dhariwal (2021), as ``beta_1 .. beta_T`` (float64, shape (T,)).
+
+    With :math:`f(u) = \\cos^2\\big(\\frac{u + s}{1 + s} \\frac{\\pi}{2}\\big)` the target is
+    :math:`\\bar\\alpha_t = f(t/T) / f(0)`; the betas that produce it are
+    :math:`\\beta_t = \\min\\big(1 - f(t/T) / f((t-1)/T),\\ \\text{max\\_beta}\\big)`.
+    The offset ``s`` keeps the first betas from being vanishingly small; the
+    cap avoids :math:`\\beta_T = 1` (since :math:`f(1) = 0`).
+    """
+    _check_T(T)
+    if s < 0:
+        raise ValueError(f"s must be non-negative, got {s}")
+    if not 0 < max_beta < 1:
+        raise ValueError(f"max_beta must lie in (0, 1), got {max_beta}")
+    u = torch.arange(T + 1, dtype=torch.float64) / T
+    f = torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+    return torch.clamp(1 - f[1:] / f[:-1], max=max_beta)
+
+
+def _check_T(T: int) -> None:
+    if not isinstance(T, int) or T < 1:
+        raise ValueError(f"T must be a positive int, got {T!r}")
+
+
+@dataclass(frozen=True)
+class NoiseSchedule:
+    """A variance schedule and the quantities derived from it (all float64, on the CPU).
+
+    ``betas[t - 1]`` is :math:`\\beta_t` and ``alphas[t - 1]`` is :math:`\\alpha_t = 1 - \\beta_t`
+    for t = 1..T (shape (T,), as in diffusers); ``alphas_bar[t]`` is
+    :math:`\\bar\\alpha_t` for t = 0..T (shape (T + 1,), with :math:`\\bar\\alpha_0 = 1`:
+    step 0 is the clean data). Build one with :meth:`linear` or :meth:`cosine`.
+    """
+
+    betas: torch.Tensor
+    alphas: torch.Tensor = field(init=False, repr=False)
+    alphas_bar: torch.Tensor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        betas = torch.as_tensor(self.betas, dtype=torch.float64).detach().cpu()
+        if betas.dim() != 1 or len(betas) == 0:
+            raise ValueError(f"betas must be a non-empty 1-D tensor, got shape {tuple(betas.shape)}")
+        if not ((betas > 0) & (betas < 1)).all():
+            raise ValueError("every beta must lie strictly between 0 and 1")
+        alphas = 1 - betas
+        object.__setattr__(self, "betas", betas)
+        object.__setattr__(self, "alphas", alphas)
+        object.__setattr__(self, "alphas_bar", torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(alphas, 0)]))
+
+    @classmethod
+    def linear(cls, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> "NoiseSchedule":
+        """Linear betas (see :func:`linear_betas`)."""
+        return cls(linear_betas(T, beta_start, beta_end))
+
+    @classmethod
+    def cosine(cls, T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> "NoiseSchedule":
+        """Cosine schedule (see :func:`cosine_betas`)."""
+        return cls(cosine_betas(T, s, max_beta))
+
+    @property
+    def T(self) -> int:
+        """Number of diffusion steps."""
+        return len(self.betas)
+
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        """:math:`\\bar\\alpha_1 .. \\bar\\alpha_T` (shape (T,)), diffusers' name and indexing."""
+        return self.alphas_bar[1:]
+
+    def __repr__(self) -> str:
+        return f"NoiseSchedule(T={self.T}, beta_1={self.betas[0]:.3g}, beta_T={self.betas[-1]:.3g}, " \
+               f"alpha_bar_T={self.alphas_bar[-1]:.3g})"
+
+    def at(self, values: torch.Tensor, t: TimeIndex, like: torch.Tensor) -> torch.Tensor:
+        """``values[t]`` cast to ``like``'s dtype and device, shaped to broadcast over ``like``.
+
+        ``t`` is an int (one step for the whole batch) or an integer tensor of
+        shape (B,) (one step per example).
+        """
+        if isinstance(t, torch.Tensor) and t.dim() > 0:
+            if t.dim() != 1 or t.shape[0] != like.shape[0]:
+                raise ValueError(f"t must be an int or have shape ({like.shape[0]},), got {tuple(t.shape)}")
+            index = t.detach().to("cpu", torch.long)
+            out = values.to(like.dtype)[index].to(like.device)
+            return out.reshape(-1, *([1] * (like.dim() - 1)))
+        return values.to(like.dtype)[int(t)].to(like.device)
+
+
+def _check_steps(t: TimeIndex, low: int, high: int, name: str) -> None:
+    values = t if isinstance(t, torch.Tensor) else torch.tensor(t)
+    if values.numel() and (int(values.min()) < low or int(values.max()) > high):
+        raise ValueError(f"{name} must lie in {low}..{high}, got values from {int(values.min())} to {int(values.max())}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Forward process, loss and x_0 estimate
+# ---------------------------------------------------------------------------------------------------------------
+@reference
+def q_sample(x0: torch.Tensor, t: TimeIndex, noise: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
+    """Draw :math:`x_t \\sim q(x_t | x_0)` in closed form: :math:`x_t = \\sqrt{\\bar\\alpha_t}\\, x_0 + \\sqrt{1-\\bar\\alpha_t}\\, \\epsilon`.
+
+    ``t`` is an int in 0..T or an integer tensor of shape (B,); ``noise`` is
+    :math:`\\epsilon`, with the shape of ``x0``.
+    """
+    if noise.shape != x0.shape:
+        raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
+    _check_steps(t, 0, schedule.T, "t")
+    abar = schedule.at(schedule.alphas_bar, t, x0)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+@reference
+def predict_x0(x_t: torch.Tensor, t: TimeIndex, eps: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
+    """The clean-data estimate :math:`\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\, \\epsilon) / \\sqrt{\\bar\\alpha_t}`.
+
+    It inverts :func:`q_sample` with the predicted noise in place of the true one.
+    """
+    _check_steps(t, 0, schedule.T, "t")
+    abar = schedule.at(schedule.alphas_bar, t, x_t)
+    return (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
+
+
+def _randn(shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal float32 noise, drawn on the generator's device (if any), returned on ``device``."""
+    if generator is None:
+        return torch.randn(shape, device=device)
+    return torch.randn(shape, generator=generator, device=generator.device).to(device)
+
+
+def _randint(low: int, high: int, n: int, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+    if generator is None:
+        return torch.randint(low, high, (n,), device=device)
+    return torch.randint(low, high, (n,), generator=generator, device=generator.device).to(device)
+
+
+def _rand(n: int, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+    if generator is None:
+        return torch.rand(n, device=device)
+    return torch.rand(n, generator=generator, device=generator.device).to(device)
+
+
+def drop_labels(y: torch.Tensor, p_uncond: float, null_label: int,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Label dropout for classifier-free guidance: each label becomes ``null_label`` with probability ``p_uncond``."""
+    if not 0 <= p_uncond <= 1:
+        raise ValueError(f"p_uncond must lie in [0, 1], got {p_uncond}")
+    drop = _rand(len(y), y.device, generator) < p_uncond
+    return torch.where(drop, torch.full_like(y, null_label), y)
+
+
+def ddpm_loss(model: nn.Module, x0: torch.Tensor, schedule: NoiseSchedule, *, y: torch.Tensor | None = None,
+              p_uncond: float = 0.0, null_label: int | None = None,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """The simplified DDPM objective :math:`E_{t, x_0, \\epsilon} \\|\\epsilon - \\epsilon_\\theta(x_t, t)\\|^2`.
+
+    For every example: draw :math:`t \\sim U\\{1..T\\}` and :math:`\\epsilon \\sim N(0, I)`, build
+    :math:`x_t` with :func:`q_sample`, and regress the network's output on the
+    *total* noise :math:`\\epsilon` (mean squared error over all entries).
+    With labels ``y`` and ``p_uncond > 0``, each label is replaced by the
+    model's null label with probability ``p_uncond`` (label dropout), so one
+    network learns both :math:`\\epsilon_\\theta(x_t, y)` and :math:`\\epsilon_\\theta(x_t, \\varnothing)`.
+    """
+    batch = x0.shape[0]
+    t = _randint(1, schedule.T + 1, batch, x0.device, generator)
+    noise = _randn(tuple(x0.shape), x0.device, generator).to(x0.dtype)
+    x_t = q_sample(x0, t, noise, schedule)
+    if y is not None and p_uncond > 0:
+        if null_label is None:
+            null_label = getattr(model, "null_label", None)
+        if null_label is None:
+            raise ValueError("label dropout (p_uncond > 0) needs null_label, or a model with a null_label attribute")
+        y = drop_labels(y, p_uncond, null_label, generator)
+    with autocast(x0.device):
+        prediction = model(x_t, t.to(torch.float32) / schedule.T, y)
+    return torch.mean((prediction.float() - noise) ** 2)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reverse process
+# ---------------------------------------------------------------------------------------------------------------
+def noise_scale(t: TimeIndex, t_prev: TimeIndex, schedule: NoiseSchedule, eta: float = 1.0) -> torch.Tensor:
+    """:math:`c_t = \\eta \\sqrt{(1-\\bar\\alpha_s)/(1-\\bar\\alpha_t)} \\sqrt{1 - \\bar\\alpha_t/\\bar\\alpha_s}` for a step t -> s (float64).
+
+    With s = t - 1 and :math:`\\eta = 1`, :math:`c_t^2 = \\frac{1-\\bar\\alpha_{t-1}}{1-\\bar\\alpha_t}\\beta_t`,
+    the variance of the DDPM posterior :math:`q(x_{t-1} | x_t, x_0)`.
+    """
+    t = torch.as_tensor(t, dtype=torch.long)
+    t_prev = torch.as_tensor(t_prev, dtype=torch.long)
+    abar_t, abar_s = schedule.alphas_bar[t], schedule.alphas_bar[t_prev]
+    return eta * torch.sqrt((1 - abar_s) / (1 - abar_t)) * torch.sqrt(1 - abar_t / abar_s)
+
+
+@reference
+def reverse_step(x_t: torch.Tensor, t: TimeIndex, t_prev: TimeIndex, eps: torch.Tensor, schedule: NoiseSchedule,
+                 eta: float = 0.0, noise: torch.Tensor | None = None, clip_x0: bool = False,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """One reverse update from step ``t`` to the earlier step ``t_prev`` (= s):
+
+    .. math:: x_s = \\sqrt{\\bar\\alpha_s}\\, \\hat x_0 + \\sqrt{1 - \\bar\\alpha_s - c_t^2}\\, \\epsilon + c_t z
+
+    with :math:`\\hat x_0` from :func:`predict_x0`, :math:`c_t` from
+    :func:`noise_scale` (``eta`` in [0, 1]; 0 = DDIM, 1 with s = t - 1 = DDPM)
+    and ``noise`` = :math:`z` (drawn from ``generator`` when ``None`` and
+    :math:`c_t > 0`). With ``clip_x0`` the estimate :math:`\\hat x_0` is clamped to
+    [-1, 1] (the data range) and :math:`\\epsilon` is recomputed from the clamped
+    estimate, so that the step stays consistent. ``t`` and ``t_prev`` are ints
+    or integer tensors of shape (B,).
+    """
+    if not 0 <= eta <= 1:
+        raise ValueError(f"eta must lie in [0, 1], got {eta}")
+    _check_steps(t, 1, schedule.T, "t")
+    _check_steps(t_prev, 0, schedule.T - 1, "t_prev")
+    t_values = torch.as_tensor(t).reshape(-1)
+    s_values = torch.as_tensor(t_prev).reshape(-1)
+    if (s_values.cpu() >= t_values.cpu()).any():
+        raise ValueError("t_prev must be smaller than t (the reverse process runs backwards in time)")
+    if eps.shape != x_t.shape:
+        raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
+    abar_t = schedule.at(schedule.alphas_bar, t, x_t)
+    abar_s = schedule.at(schedule.alphas_bar, t_prev, x_t)
+    x0_hat = (x_t - (1 - abar_t).sqrt() * eps) / abar_t.sqrt()
+    if clip_x0:
+        x0_hat = x0_hat.clamp(-1.0, 1.0)
+        eps = (x_t - abar_t.sqrt() * x0_hat) / (1 - abar_t).sqrt()
+    c = eta * ((1 - abar_s) / (1 - abar_t)).sqrt() * (1 - abar_t / abar_s).sqrt()
+    x_prev = abar_s.sqrt() * x0_hat + (1 - abar_s - c**2).clamp(min=0).sqrt() * eps
+    if eta > 0:
+        if noise is None:
+            noise = _randn(tuple(x_t.shape), x_t.device, generator).to(x_t.dtype)
+        elif noise.shape != x_t.shape:
+            raise ValueError(f"noise must have the shape of x_t {tuple(x_t.shape)}, got {tuple(noise.shape)}")
+        x_prev = x_prev + c * noise
+    return x_prev
+
+
+def sampling_timesteps(T: int, steps: int | None = None) -> list[int]:
+    """The descending time steps a sampler visits: ``steps + 1`` values from T down to 0.
+
+    ``steps = T`` (or ``None``) gives every step T, T-1, ..., 0 (the DDPM
+    chain); fewer steps give an evenly spaced sub-sequence that still starts
+    at T (pure noise) and ends at 0 (clean data), as DDIM allows.
+    """
+    _check_T(T)
+    steps = T if steps is None else steps
+    if not isinstance(steps, int) or not 1 <= steps <= T:
+        raise ValueError(f"steps must be an int in 1..{T}, got {steps!r}")
+    return [int(round(v)) for v in torch.linspace(T, 0, steps + 1, dtype=torch.float64).tolist()]
+
+
+def cfg_combine(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: float) -> torch.Tensor:
+    """Classifier-free guidance: :math:`\\tilde\\epsilon = (1 - w)\\, \\epsilon_\\theta(x_t, \\varnothing) + w\\, \\epsilon_\\theta(x_t, y)`.
+
+    ``w = 1`` is the conditional prediction, ``w = 0`` the unconditional one,
+    ``w > 1`` pushes further in the direction the label adds.
+    """
+    return (1 - w) * eps_uncond + w * eps_cond
+
+
+def guided_eps(model: nn.Module, x_t: torch.Tensor, time: torch.Tensor, y: torch.Tensor, w: float) -> torch.Tensor:
+    """:func:`cfg_combine` of the model's unconditional (``y=None``) and conditional predictions.
+
+    ``time`` is what the model receives (t / T). Both predictions are always
+    computed, so ``w = 0`` and ``w = 1`` exercise the same code as any other ``w``.
+    """
+    eps_uncond = model(x_t, time, None)
+    eps_cond = model(x_t, time, y)
+    return cfg_combine(eps_uncond.float(), eps_cond.float(), w)
+
+
+@torch.no_grad()
+def sample(model: nn.Module, schedule: NoiseSchedule, shape: tuple[int, ...], *, steps: int | None = None,
+           eta: float = 0.0, y: torch.Tensor | None = None, w: float = 1.0, x_T: torch.Tensor | None = None,
+           generator: torch.Generator | None = None, device: torch.device | str | None = None,
+           clip_x0: bool = False,
+           callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """Turn noise :math:`x_T \\sim N(0, I)` into data with :func:`reverse_step` (DDPM / DDIM).
+
+    ``steps``: how many reverse updates (``None`` = all T; fewer = the
+    evenly spaced sub-sequence of :func:`sampling_timesteps`). ``eta``: noise
+    scale (0 = DDIM, deterministic; 1 = DDPM when ``steps = T``). ``y`` and
+    ``w``: class labels (B,) and guidance weight for classifier-free guidance
+    (``y=None`` samples unconditionally). ``x_T``: the starting noise
+    (drawn from ``generator`` when omitted). ``callback(t, x_t, x0_hat)`` is
+    called before each update (e.g. to record the denoising path).
+    ``clip_x0``: clamp each :math:`\\hat x_0` to [-1, 1] (for data scaled to that range). With
+    ``eta = 0`` no random number is drawn after :math:`x_T`, so the result is a
+    deterministic function of :math:`x_T`.
+    """
+    if device is None:
+        device = x_T.device if x_T is not None else next(model.parameters()).device
+    device = torch.device(device)
+    if x_T is None:
+        x = _randn(tuple(shape), device, generator)
+    else:
+        if tuple(x_T.shape) != tuple(shape):
+            raise ValueError(f"x_T must have shape {tuple(shape)}, got {tuple(x_T.shape)}")
+        x = x_T.to(device, torch.float32)
+    if y is not None:
+        y = y.to(device)
+        if y.shape != (shape[0],):
+            raise ValueError(f"y must have shape ({shape[0]},), got {tuple(y.shape)}")
+    times = sampling_timesteps(schedule.T, steps)
+    with eval_mode(model):
+        for t, t_prev in zip(times[:-1], times[1:]):
+            time = torch.full((shape[0],), t / schedule.T, device=device)
+            with autocast(device):
+                eps = model(x, time, None) if y is None else guided_eps(model, x, time, y, w)
+            eps = eps.float()
+            if callback is not None:
+                callback(t, x, predict_x0(x, t, eps, schedule))
+            x = reverse_step(x, t, t_prev, eps, schedule, eta=eta, clip_x0=clip_x0, generator=generator)
+    return x

@@ -1,0 +1,1 @@
+"""Sample-quality metrics shared by the chapters (e.g. :mod:`.frechet`)."""
