@@ -1,0 +1,70 @@
+# Generative AI Foundations: one command to build the book, one to test everything.
+#   make book        full website (every chapter executed in full mode) -> _build/html
+#   make test        the whole test suite (what CI runs)
+# The first target that needs Python creates .venv and installs the project into it.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(abspath $(VENV))/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+# nbgrader and Jupyter start helper programs (alembic, kernels) by name: put the venv first.
+export PATH := $(BIN):$(PATH)
+# Progress bars print one summary line instead of widgets in builds and tests.
+export GENAI_PROGRESS ?= text
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help install book book-quick lab exercises grade test test-unit test-notebooks test-site clean
+
+help:
+	@echo "make install      create $(VENV) and install the course package with everything it needs"
+	@echo "make book         build the website, executing every chapter in full mode (_build/html)"
+	@echo "make book-quick   the same in QUICK mode (small data, few steps): a fast preview"
+	@echo "make lab          open the exercises (and the book) in JupyterLab"
+	@echo "make exercises    regenerate exercises/ from solutions/ (nbgrader generate_assignment)"
+	@echo "make grade        autograde submitted/<student>/<assignment>/, export grades.csv, write feedback/"
+	@echo "make test         run the whole test suite (unit tests, notebooks, nbgrader round trip, site build)"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10 or newer is needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade "pip>=24"
+	$(BIN)/python -m pip install -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --all --warningiserror --keep-going
+	@echo "open _build/html/index.html"
+
+book-quick: $(STAMP)
+	GENAI_QUICK=1 $(BIN)/jupyter-book build . --all --warningiserror --keep-going
+	@echo "open _build/html/index.html (QUICK mode)"
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=.
+
+exercises: $(STAMP)
+	$(BIN)/python -m genai_foundations.course release
+
+grade: $(STAMP)
+	$(BIN)/python -m genai_foundations.course grade
+
+# The test suite executes each notebook as few times as possible:
+#  1. papermill injects QUICK=True into copies of every chapter and solution notebook;
+#  2. one pytest run executes them with nbval (keeping the executed chapters), runs the unit
+#     tests and the nbgrader round trip, in $(JOBS) parallel workers;
+#  3. the site is built with warnings as errors from the chapters executed in step 2.
+test: $(STAMP)
+	$(BIN)/python tests/notebook_pipeline.py prepare _build/test-notebooks
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope -p nbval_capture --nbval-lax \
+	    --nbval-cell-timeout=300 tests _build/test-notebooks
+	$(BIN)/python -m pytest -p no:nbval tests/site
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) tests/unit
+
+clean:
+	rm -rf _build .pytest_cache

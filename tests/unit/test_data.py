@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from genai_foundations.data import (
+    load_digits,
+    load_mnist,
+    load_mnist_subset,
+    make_checkerboard,
+    make_gaussian_ring,
+    make_moons,
+    make_spirals,
+    make_toy2d,
+    python_docs_text,
+)
+
+
+@pytest.mark.parametrize("maker", [make_moons, make_spirals, make_checkerboard, make_gaussian_ring])
+def test_toy2d_shapes_and_repeatability(maker):
+    a, b = maker(500, seed=1), maker(500, seed=1)
+    assert a.shape == (500, 2) and a.dtype == torch.float32
+    assert torch.equal(a, b)
+    assert not torch.equal(a, maker(500, seed=2))
+    assert a.abs().max() < 5
+
+
+def test_toy2d_by_name_and_errors():
+    assert make_toy2d("moons", 10).shape == (10, 2)
+    with pytest.raises(ValueError, match="unknown 2-D data set"):
+        make_toy2d("swissroll", 10)
+    with pytest.raises(ValueError, match="positive int"):
+        make_moons(0)
+
+
+def test_checkerboard_points_lie_on_dark_squares():
+    x = make_checkerboard(2000, squares=4)
+    i, j = ((x + 2) // 1).long().unbind(1)
+    assert ((i + j) % 2 == 0).all()
+
+
+def test_gaussian_ring_has_all_modes():
+    x = make_gaussian_ring(4000, modes=8, radius=2.0, std=0.02)
+    angles = torch.atan2(x[:, 1], x[:, 0])
+    mode = torch.round(angles / (2 * torch.pi / 8)) % 8
+    assert set(mode.long().tolist()) == set(range(8))
+    assert torch.allclose(x.norm(dim=1).mean(), torch.tensor(2.0), atol=0.01)
+
+
+def test_digits_splits():
+    train, test, full = load_digits("train"), load_digits("test"), load_digits("all")
+    assert len(full) == 1797 and len(train) + len(test) == 1797
+    assert train.images.shape[1:] == (1, 8, 8)
+    assert train.images.min() == -1 and train.images.max() == 1
+    assert load_digits("test", value_range="raw").images.max() == 16
+    assert set(test.labels.tolist()) == set(range(10))
+    with pytest.raises(ValueError, match="split"):
+        load_digits("validation")
+
+
+def test_mnist_subset_and_missing_full_mnist(tmp_path, monkeypatch):
+    images, labels = load_mnist_subset()
+    assert images.shape == (5000, 1, 28, 28) and labels.shape == (5000,)
+    assert 0 <= images.min() and images.max() <= 1
+    monkeypatch.setenv("GENAI_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        load_mnist()
+
+
+def test_python_docs_corpus():
+    text = python_docs_text()
+    assert len(text) > 100_000 and "def" in text
+    assert python_docs_text(max_chars=100) == text[:100]
