@@ -53,15 +53,16 @@ grade: $(STAMP)
 	$(BIN)/python -m genai_foundations.course grade
 
 # The test suite executes each notebook as few times as possible:
-#  1. papermill injects QUICK=True into copies of every chapter and solution notebook;
-#  2. one pytest run executes them with nbval (keeping the executed chapters), runs the unit
-#     tests and the nbgrader round trip, in $(JOBS) parallel workers;
+#  1. papermill injects QUICK=True into copies of every chapter and solution notebook
+#     (tests/notebooks/, git-ignored);
+#  2. one pytest run executes those copies with nbval (keeping the executed chapters in
+#     _build/executed/), and runs the unit tests and the nbgrader round trip, in $(JOBS) workers;
 #  3. the site is built with warnings as errors from the chapters executed in step 2.
 test: $(STAMP)
-	$(BIN)/python tests/notebook_pipeline.py prepare _build/test-notebooks
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope -p nbval_capture --nbval-lax \
-	    --nbval-cell-timeout=300 tests _build/test-notebooks
-	$(BIN)/python -m pytest -p no:nbval tests/site
+	$(BIN)/python tests/notebook_pipeline.py prepare
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax --nbval-cell-timeout=600 \
+	    --ignore=tests/site tests
+	$(BIN)/python -m pytest tests/site
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) tests/unit

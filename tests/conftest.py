@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,7 +52,7 @@ def pytest_runtest_teardown(item, nextitem):
         return
     outputs = getattr(item, "test_outputs", None)
     if outputs is not None:
-        item.cell.outputs = [_clean_output(o) for o in outputs]
+        item.cell.outputs = [nbformat.from_dict(_clean_output(o)) for o in outputs]
         item.cell.execution_count = item.cell_num + 1
         for out in item.cell.outputs:
             if out["output_type"] == "execute_result":
@@ -66,8 +67,6 @@ def pytest_runtest_teardown(item, nextitem):
         return
     if relative.parts[0] != "book":
         return
-    import nbformat
-
     target = EXECUTED / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     nb = item.parent.nb

@@ -109,6 +109,7 @@ def release(root: Path, names: list[str] | None = None, db_url: str | None = Non
     ``release_dir`` writes the student versions elsewhere (used by ``grade``
     and by the tests, which must not touch the committed ``exercises/``).
     """
+    root = course_root(root)
     known = assignments(root)
     names = names or known
     unknown = sorted(set(names) - set(known))
@@ -295,6 +296,7 @@ def grade_assignment(root: Path, assignment: str, students: list[str], db_url: s
 def grade(root: Path, db_url: str | None = None, csv_path: str | os.PathLike = "grades.csv",
           timeout: float = 1800.0, quiet: bool = False) -> list[Outcome]:
     """Autograde every submission, generate feedback and export the grades to CSV."""
+    root = course_root(root)
     known = assignments(root)
     submitted = root / SUBMITTED_DIR
     if not submitted.is_dir():
