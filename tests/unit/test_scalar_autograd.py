@@ -229,7 +229,7 @@ def test_binary_cross_entropy_matches_torch_and_is_stable():
         assert s.grad == pytest.approx(float(t.grad), rel=1e-12, abs=1e-15)
 
 
-@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "linear"])
 def test_scalar_mlp_gradients_equal_torch(activation):
     mlp = ScalarMLP([3, 5, 4, 1], activation=activation, seed=7)
     rng = random.Random(0)

@@ -7,7 +7,7 @@ per-example loss :math:`\\ell_i(\\theta)`, a gradient estimate :math:`g_t` at st
 * Full-batch gradient descent (eq. GD): :math:`\\theta \\leftarrow \\theta - \\eta \\frac1N \\sum_{i=1}^N \\nabla \\ell_i(\\theta)`.
 * Stochastic gradient descent, one sample (eq. SGD): :math:`\\theta \\leftarrow \\theta - \\eta \\nabla \\ell_i(\\theta)`.
 * Mini-batch SGD (eq. MB): :math:`\\theta \\leftarrow \\theta - \\eta \\frac1{|B|} \\sum_{i \\in B} \\nabla \\ell_i(\\theta)`.
-* Momentum (eq. MOM): :math:`b_t = \\mu b_{t-1} + g_t`, :math:`\\theta \\leftarrow \\theta - \\eta b_t`.
+* Momentum (eq. MOM): :math:`d_t = \\mu d_{t-1} + g_t`, :math:`\\theta \\leftarrow \\theta - \\eta d_t`.
 * Adam (eq. ADAM): :math:`m_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t`,
   :math:`v_t = \\beta_2 v_{t-1} + (1-\\beta_2) g_t^2`,
   :math:`\\hat m_t = m_t / (1-\\beta_1^t)`, :math:`\\hat v_t = v_t / (1-\\beta_2^t)`,
@@ -134,9 +134,9 @@ def sgd_momentum_step(param: torch.Tensor, grad: torch.Tensor, buffer: torch.Ten
                       nesterov: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One SGD step with heavy-ball momentum (eq. MOM), PyTorch's convention.
 
-    :math:`g \\leftarrow g + \\lambda\\theta` (L2 weight decay), :math:`b_t = \\mu b_{t-1} + g`
-    (:math:`b_1 = g`), then :math:`\\theta \\leftarrow \\theta - \\eta b_t`, or with
-    Nesterov :math:`\\theta \\leftarrow \\theta - \\eta (g + \\mu b_t)`. Returns
+    :math:`g \\leftarrow g + \\lambda\\theta` (L2 weight decay), :math:`d_t = \\mu d_{t-1} + g`
+    (:math:`d_1 = g`), then :math:`\\theta \\leftarrow \\theta - \\eta d_t`, or with
+    Nesterov :math:`\\theta \\leftarrow \\theta - \\eta (g + \\mu d_t)`. Returns
     ``(new_param, new_buffer)``; ``buffer=None`` means the first step.
     """
     _check_lr(lr)
@@ -368,14 +368,22 @@ def train_with_batches(
 
 
 # ------------------------------------------------------------- 2-D test functions
-def ill_conditioned_quadratic(theta: torch.Tensor, scales: tuple[float, float] = (1.0, 20.0)) -> torch.Tensor:
-    """:math:`f(\\theta) = \\tfrac12 (a_1 \\theta_1^2 + a_2 \\theta_2^2)`, curvature ratio :math:`a_2/a_1`.
+def ill_conditioned_quadratic(theta: torch.Tensor, scales: tuple[float, float] = (1.0, 20.0),
+                              angle: float = 0.0) -> torch.Tensor:
+    """:math:`f(\\theta) = \\tfrac12 (a_1 u_1^2 + a_2 u_2^2)` with :math:`u = R(-\\alpha)\\theta`.
 
+    An elongated bowl with curvature ratio :math:`a_2/a_1`, its axes turned by
+    ``angle`` :math:`\\alpha` (radians) from the coordinate axes: with
+    ``angle=0`` the steep and the flat directions are the coordinates
+    themselves, which is the case Adam's per-coordinate scaling helps with.
     Works on a (2,) tensor or a batch (..., 2) (for contour plots).
     """
     if theta.shape[-1] != 2:
         raise ValueError(f"expected a last dimension of size 2, got shape {tuple(theta.shape)}")
-    return 0.5 * (scales[0] * theta[..., 0] ** 2 + scales[1] * theta[..., 1] ** 2)
+    c, s = math.cos(angle), math.sin(angle)
+    u1 = c * theta[..., 0] + s * theta[..., 1]
+    u2 = -s * theta[..., 0] + c * theta[..., 1]
+    return 0.5 * (scales[0] * u1**2 + scales[1] * u2**2)
 
 
 def rosenbrock(theta: torch.Tensor, a: float = 1.0, b: float = 100.0) -> torch.Tensor:
@@ -401,3 +409,76 @@ def optimize_2d(fn: Callable[[torch.Tensor], torch.Tensor], start: Sequence[floa
         optimizer.step()
         path.append(theta.detach().clone())
     return torch.stack(path)
+
+
+# ------------------------------------------------------------- what the theory says
+def adam_moments(grads: torch.Tensor, betas: tuple[float, float] = (0.9, 0.999)) -> dict[str, torch.Tensor]:
+    """Adam's moment estimates along a sequence of gradients ``grads`` of shape (T,) or (T, K).
+
+    Row ``t-1`` holds step ``t``; with shape (T, K) the K columns are
+    independent sequences (e.g. to average over many noisy runs). Returns
+    tensors shaped like ``grads`` for ``m`` and ``v`` (the biased moving
+    averages of eq. ADAM), ``m_hat`` and ``v_hat`` (bias-corrected), ``step``
+    (the direction :math:`\\hat m_t / \\sqrt{\\hat v_t}` that Adam multiplies by
+    :math:`\\eta`, with :math:`\\epsilon = 0`) and ``uncorrected_step``
+    (:math:`m_t / \\sqrt{v_t}`, what Adam would use without bias correction).
+    """
+    if grads.dim() not in (1, 2) or len(grads) == 0:
+        raise ValueError(f"grads must have shape (T,) or (T, K) with T > 0, got {tuple(grads.shape)}")
+    beta1, beta2 = betas
+    grads = grads.to(torch.float64)
+    m = torch.zeros_like(grads)
+    v = torch.zeros_like(grads)
+    m_prev = v_prev = torch.zeros_like(grads[0])
+    for t, g in enumerate(grads):
+        m_prev = beta1 * m_prev + (1 - beta1) * g
+        v_prev = beta2 * v_prev + (1 - beta2) * g * g
+        m[t], v[t] = m_prev, v_prev
+    steps = torch.arange(1, len(grads) + 1, dtype=torch.float64).reshape(-1, *([1] * (grads.dim() - 1)))
+    m_hat = m / (1 - beta1**steps)
+    v_hat = v / (1 - beta2**steps)
+    return {"m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat, "step": m_hat / v_hat.sqrt(),
+            "uncorrected_step": m / v.sqrt()}
+
+
+def _flat_grad(model: torch.nn.Module, loss: torch.Tensor) -> torch.Tensor:
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)])
+
+
+def per_example_gradient_variance(model: torch.nn.Module, loss_fn: Callable, X: torch.Tensor,
+                                  y: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """The full-batch gradient :math:`\\bar g` and :math:`\\sigma^2 = \\frac1N \\sum_i \\|\\nabla\\ell_i - \\bar g\\|^2`.
+
+    One backward pass per example (fine for the small data sets of the chapter).
+    """
+    per_example = torch.stack([_flat_grad(model, loss_fn(model, X[i : i + 1], y[i : i + 1])) for i in range(len(X))])
+    full = per_example.mean(0)
+    return full, float(((per_example - full) ** 2).sum(1).mean())
+
+
+def minibatch_gradient_noise(model: torch.nn.Module, loss_fn: Callable, X: torch.Tensor, y: torch.Tensor,
+                             batch_sizes: Sequence[int], draws: int,
+                             generator: torch.Generator | None = None) -> dict[int, dict[str, float]]:
+    """How far a mini-batch gradient lands from the full gradient, measured and predicted.
+
+    For each batch size :math:`b` it draws ``draws`` batches without
+    replacement and averages :math:`\\|g_B - \\bar g\\|^2` (``measured``). For
+    sampling without replacement the expectation is
+    :math:`\\frac{\\sigma^2}{b} \\frac{N-b}{N-1}` (``predicted``): the noise
+    falls like :math:`1/b` while the cost of one update grows like :math:`b`.
+    """
+    n = len(X)
+    if draws <= 0:
+        raise ValueError(f"draws must be positive, got {draws}")
+    full, sigma2 = per_example_gradient_variance(model, loss_fn, X, y)
+    out: dict[int, dict[str, float]] = {}
+    for b in batch_sizes:
+        if not 1 <= b <= n:
+            raise ValueError(f"batch sizes must lie between 1 and {n}, got {b}")
+        sq = []
+        for _ in range(draws):
+            index = torch.randperm(n, generator=generator)[:b].to(X.device)
+            sq.append(float(((_flat_grad(model, loss_fn(model, X[index], y[index])) - full) ** 2).sum()))
+        out[b] = {"measured": sum(sq) / len(sq), "predicted": sigma2 / b * (n - b) / max(n - 1, 1)}
+    return out

@@ -371,7 +371,8 @@ def scalar_mlp_to_torch(mlp: ScalarMLP, dtype: torch.dtype = torch.float64) -> t
             linear.bias.copy_(torch.tensor([b.data for b in layer.biases], dtype=dtype))
         modules.append(linear)
         if i < len(mlp.layers) - 1:
-            modules.append({"tanh": torch.nn.Tanh(), "relu": torch.nn.ReLU(), "sigmoid": torch.nn.Sigmoid()}[mlp.activation])
+            modules.append({"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid,
+                            "linear": torch.nn.Identity}[mlp.activation]())
     return torch.nn.Sequential(*modules)
 
 
