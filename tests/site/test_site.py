@@ -1,8 +1,8 @@
 """The website builds in QUICK mode with Sphinx warnings as errors.
 
 The chapters executed by nbval earlier in ``make test`` (kept in
-``_build/executed/``) are rendered as they are; a chapter missing there is
-executed by Jupyter Book itself in QUICK mode. Either way a notebook that
+``_build/executed/``) are rendered as they are (excluded from execution);
+a chapter missing there is executed by Jupyter Book itself in QUICK mode. Either way a notebook that
 raises, a broken reference or citation, or any other warning fails the build.
 """
 
@@ -35,7 +35,9 @@ def _stage(stage: Path) -> list[Path]:
             shutil.copy(executed, stage / chapter)
             reused.append(chapter)
     config = yaml.safe_load((stage / "_config.yml").read_text(encoding="utf-8"))
-    config["execute"]["execute_notebooks"] = "auto"  # executes only notebooks without outputs
+    # Chapters already executed by nbval are rendered as they are; any other is executed now.
+    config["execute"]["execute_notebooks"] = "force"
+    config["execute"]["exclude_patterns"] = [str(chapter) for chapter in reused]
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return reused
 
