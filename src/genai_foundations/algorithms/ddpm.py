@@ -75,7 +75,7 @@ def _check_T(T: int) -> None:
         raise ValueError(f"T must be a positive int, got {T!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NoiseSchedule:
     """A variance schedule and the quantities derived from it (all float64, on the CPU).
 
@@ -254,7 +254,7 @@ def reverse_step(x_t: torch.Tensor, t: TimeIndex, t_prev: TimeIndex, eps: torch.
     with :math:`\\hat x_0` from :func:`predict_x0`, :math:`c_t` from
     :func:`noise_scale` (``eta`` in [0, 1]; 0 = DDIM, 1 with s = t - 1 = DDPM)
     and ``noise`` = :math:`z` (drawn from ``generator`` when ``None`` and
-    :math:`c_t > 0`). With ``clip_x0`` the estimate :math:`\\hat x_0` is clamped to
+    ``eta > 0``; not used when ``eta = 0``). With ``clip_x0`` the estimate :math:`\\hat x_0` is clamped to
     [-1, 1] (the data range) and :math:`\\epsilon` is recomputed from the clamped
     estimate, so that the step stays consistent. ``t`` and ``t_prev`` are ints
     or integer tensors of shape (B,).
@@ -320,6 +320,13 @@ def guided_eps(model: nn.Module, x_t: torch.Tensor, time: torch.Tensor, y: torch
     return cfg_combine(eps_uncond.float(), eps_cond.float(), w)
 
 
+def _model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters (or buffers) live; the CPU for a model that has none."""
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 @torch.no_grad()
 def sample(model: nn.Module, schedule: NoiseSchedule, shape: tuple[int, ...], *, steps: int | None = None,
            eta: float = 0.0, y: torch.Tensor | None = None, w: float = 1.0, x_T: torch.Tensor | None = None,
@@ -332,7 +339,8 @@ def sample(model: nn.Module, schedule: NoiseSchedule, shape: tuple[int, ...], *,
     evenly spaced sub-sequence of :func:`sampling_timesteps`). ``eta``: noise
     scale (0 = DDIM, deterministic; 1 = DDPM when ``steps = T``). ``y`` and
     ``w``: class labels (B,) and guidance weight for classifier-free guidance
-    (``y=None`` samples unconditionally). ``x_T``: the starting noise
+    (``y=None`` samples unconditionally; ``w = 1`` calls the model once with
+    the labels, any other ``w`` calls it twice, see :func:`guided_eps`). ``x_T``: the starting noise
     (drawn from ``generator`` when omitted). ``callback(t, x_t, x0_hat)`` is
     called before each update (e.g. to record the denoising path).
     ``clip_x0``: clamp each :math:`\\hat x_0` to [-1, 1] (for data scaled to that range). With
@@ -340,7 +348,7 @@ def sample(model: nn.Module, schedule: NoiseSchedule, shape: tuple[int, ...], *,
     deterministic function of :math:`x_T`.
     """
     if device is None:
-        device = x_T.device if x_T is not None else next(model.parameters()).device
+        device = x_T.device if x_T is not None else _model_device(model)
     device = torch.device(device)
     if x_T is None:
         x = _randn(tuple(shape), device, generator)
@@ -357,9 +365,60 @@ def sample(model: nn.Module, schedule: NoiseSchedule, shape: tuple[int, ...], *,
         for t, t_prev in zip(times[:-1], times[1:]):
             time = torch.full((shape[0],), t / schedule.T, device=device)
             with autocast(device):
-                eps = model(x, time, None) if y is None else guided_eps(model, x, time, y, w)
+                if y is None:
+                    eps = model(x, time, None)
+                elif w == 1.0:  # the conditional prediction alone: one network call instead of two
+                    eps = model(x, time, y)
+                else:
+                    eps = guided_eps(model, x, time, y, w)
             eps = eps.float()
             if callback is not None:
                 callback(t, x, predict_x0(x, t, eps, schedule))
             x = reverse_step(x, t, t_prev, eps, schedule, eta=eta, clip_x0=clip_x0, generator=generator)
     return x
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# An exact denoiser, for experiments without training
+# ---------------------------------------------------------------------------------------------------------------
+class GaussianMixtureDenoiser(nn.Module):
+    r"""The exact noise predictor :math:`E[\epsilon | x_t]` when the data is a mixture of isotropic Gaussians.
+
+    For :math:`x_0 \sim \sum_k \pi_k N(\mu_k, s_k^2 I)` the noisy marginal is
+    :math:`p_t = \sum_k \pi_k N(\sqrt{\bar\alpha_t}\mu_k, (\bar\alpha_t s_k^2 + 1 - \bar\alpha_t) I)`, and
+    :math:`E[\epsilon | x_t] = -\sqrt{1-\bar\alpha_t}\, \nabla \log p_t(x_t)`. No network can do
+    better on this data, so samplers can be studied without training error.
+    ``means`` (K, d), ``stds`` (K,), ``weights`` (K,); inputs (B, d);
+    ``forward(x, time)`` with ``time = t / T`` as the samplers pass it.
+    """
+
+    def __init__(self, schedule: NoiseSchedule, means: torch.Tensor, stds: torch.Tensor,
+                 weights: torch.Tensor | None = None):
+        super().__init__()
+        means = torch.as_tensor(means, dtype=torch.float64)
+        stds = torch.as_tensor(stds, dtype=torch.float64).reshape(-1)
+        if means.dim() != 2 or stds.shape != (means.shape[0],):
+            raise ValueError(f"means must be (K, d) and stds (K,), got {tuple(means.shape)} and {tuple(stds.shape)}")
+        weights = torch.full((len(stds),), 1.0 / len(stds), dtype=torch.float64) if weights is None else \
+            torch.as_tensor(weights, dtype=torch.float64)
+        if weights.shape != stds.shape or (weights < 0).any() or not math.isclose(float(weights.sum()), 1.0):
+            raise ValueError("weights must be K non-negative numbers that sum to 1")
+        self.schedule = schedule
+        self.register_buffer("means", means)
+        self.register_buffer("stds", stds)
+        self.register_buffer("log_weights", weights.log())
+
+    def forward(self, x: torch.Tensor, time: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != self.means.shape[1]:
+            raise ValueError(f"expected x of shape (B, {self.means.shape[1]}), got {tuple(x.shape)}")
+        t = torch.round(torch.as_tensor(time, dtype=torch.float64) * self.schedule.T).long().reshape(-1).cpu()
+        abar = self.schedule.alphas_bar[t].to(x.device)[:, None]                           # (B, 1)
+        xd = x.double()
+        centres = abar.sqrt()[:, :, None] * self.means.T[None]                              # (B, d, K)
+        variances = abar * self.stds[None] ** 2 + (1 - abar)                               # (B, K)
+        d = x.shape[1]
+        sq = ((xd[:, :, None] - centres) ** 2).sum(dim=1)                                  # (B, K)
+        log_resp = self.log_weights[None] - 0.5 * sq / variances - 0.5 * d * variances.log()
+        resp = torch.softmax(log_resp, dim=1)                                              # (B, K)
+        score = -(resp[:, None, :] * (xd[:, :, None] - centres) / variances[:, None, :]).sum(dim=2)
+        return (-(1 - abar).sqrt() * score).to(x.dtype)

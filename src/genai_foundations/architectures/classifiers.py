@@ -57,8 +57,8 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
     return torch.cat(out)
 
 
-def train_digits_classifier(device: torch.device | str = "cpu", steps: int = 1500, seed: int = 0,
-                            batch_size: int = 128, lr: float = 2e-3) -> tuple[DigitsClassifier, float]:
+def train_digits_classifier(device: torch.device | str = "cpu", steps: int = 600, seed: int = 0,
+                            batch_size: int = 128, lr: float = 3e-3) -> tuple[DigitsClassifier, float]:
     """Train :class:`DigitsClassifier` on the digits' train split; return it (in eval mode) and its test accuracy.
 
     The training images get a random shift of up to one pixel (a cheap

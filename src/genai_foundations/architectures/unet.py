@@ -55,7 +55,7 @@ def sinusoidal_embedding(x: torch.Tensor, dim: int, max_frequency: float = 1000.
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
 
 
-def _group_norm(channels: int, groups: int) -> nn.GroupNorm:
+def group_norm(channels: int, groups: int) -> nn.GroupNorm:
     """GroupNorm with the largest number of groups <= ``groups`` that divides ``channels``."""
     g = max(d for d in range(1, min(groups, channels) + 1) if channels % d == 0)
     return nn.GroupNorm(g, channels)
@@ -71,10 +71,10 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, emb_dim: int, groups: int = 8, dropout: float = 0.0):
         super().__init__()
-        self.norm1 = _group_norm(in_channels, groups)
+        self.norm1 = group_norm(in_channels, groups)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.emb = nn.Linear(emb_dim, out_channels)
-        self.norm2 = _group_norm(out_channels, groups)
+        self.norm2 = group_norm(out_channels, groups)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.skip = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
@@ -194,7 +194,7 @@ class UNet(nn.Module):
             self.up.append(UpBlock(previous, channels[i], channels[i], emb_dim, blocks_per_level,
                                    upsample=i < levels - 1, groups=groups, dropout=dropout))
             previous = channels[i]
-        self.norm_out = _group_norm(base, groups)
+        self.norm_out = group_norm(base, groups)
         self.conv_out = nn.Conv2d(base, out_channels or in_channels, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)  # start as the zero predictor: a calm first few steps
         nn.init.zeros_(self.conv_out.bias)
