@@ -58,6 +58,10 @@ grade: $(STAMP)
 #  2. one pytest run executes those copies with nbval (keeping the executed chapters in
 #     _build/executed/), and runs the unit tests and the nbgrader round trip, in $(JOBS) workers;
 #  3. the site is built with warnings as errors from the chapters executed in step 2.
+# With $(JOBS) workers on a small machine, each process must use one thread: PyTorch's default
+# (one per core) in every worker and kernel oversubscribes the CPU and runs 10-50x slower.
+test: export OMP_NUM_THREADS = 1
+test: export MKL_NUM_THREADS = 1
 test: $(STAMP)
 	$(BIN)/python tests/notebook_pipeline.py prepare
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax --nbval-cell-timeout=600 \
