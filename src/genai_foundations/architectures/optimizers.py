@@ -210,7 +210,31 @@ def adam_step(
 
 
 # ------------------------------------------------------- torch.optim-style classes
-class SGD(torch.optim.Optimizer):
+class _PerParameterOptimizer(torch.optim.Optimizer):
+    """The ``step`` shared by :class:`SGD` and :class:`Adam`.
+
+    It evaluates the optional closure (with gradients on, as torch does), then
+    calls ``self._update(p, state, group)`` for every parameter that has a
+    ``.grad``. Subclasses write only the update rule.
+    """
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, self.state[p], group)
+        return loss
+
+    def _update(self, p: torch.Tensor, state: dict, group: dict) -> None:
+        raise NotImplementedError
+
+
+class SGD(_PerParameterOptimizer):
     """SGD with optional (Nesterov) momentum and L2 weight decay, used like ``torch.optim.SGD``.
 
     ``opt = SGD(model.parameters(), lr=0.1, momentum=0.9)``; after
@@ -229,25 +253,14 @@ class SGD(torch.optim.Optimizer):
             raise ValueError("Nesterov momentum needs momentum > 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov))
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                new_p, state["momentum_buffer"] = sgd_momentum_step(
-                    p, p.grad, state.get("momentum_buffer"), group["lr"], group["momentum"],
-                    group["weight_decay"], group["nesterov"])
-                p.copy_(new_p)
-        return loss
+    def _update(self, p: torch.Tensor, state: dict, group: dict) -> None:
+        new_p, state["momentum_buffer"] = sgd_momentum_step(
+            p, p.grad, state.get("momentum_buffer"), group["lr"], group["momentum"],
+            group["weight_decay"], group["nesterov"])
+        p.copy_(new_p)
 
 
-class Adam(torch.optim.Optimizer):
+class Adam(_PerParameterOptimizer):
     """Adam (and AdamW with ``decoupled=True``), used like ``torch.optim.Adam``.
 
     Defaults are Kingma & Ba's: ``lr=1e-3, betas=(0.9, 0.999), eps=1e-8``.
@@ -261,24 +274,13 @@ class Adam(torch.optim.Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       decoupled=decoupled))
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state.update(adam_init_state(p))
-                new_p, new_state = adam_step(p, p.grad, state, group["lr"], group["betas"], group["eps"],
-                                             group["weight_decay"], group["decoupled"])
-                p.copy_(new_p)
-                state.update(new_state)
-        return loss
+    def _update(self, p: torch.Tensor, state: dict, group: dict) -> None:
+        if not state:
+            state.update(adam_init_state(p))
+        new_p, new_state = adam_step(p, p.grad, state, group["lr"], group["betas"], group["eps"],
+                                     group["weight_decay"], group["decoupled"])
+        p.copy_(new_p)
+        state.update(new_state)
 
 
 # ------------------------------------------------------------ training comparison
