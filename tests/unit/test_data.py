@@ -69,3 +69,32 @@ def test_python_docs_corpus():
     text = python_docs_text()
     assert len(text) > 100_000 and "def" in text
     assert python_docs_text(max_chars=100) == text[:100]
+
+
+def _write_idx(path, array):
+    """Write an array in the IDX format MNIST uses (unsigned bytes)."""
+    import struct
+
+    import numpy as np
+
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.tobytes())
+
+
+def test_full_mnist_loads_through_torchvision_when_files_are_present(tmp_path, monkeypatch):
+    import numpy as np
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
+    for split in ("train", "t10k"):
+        _write_idx(raw / f"{split}-images-idx3-ubyte", images)
+        _write_idx(raw / f"{split}-labels-idx1-ubyte", [7, 2, 1])
+    monkeypatch.setenv("GENAI_DATA_DIR", str(tmp_path))
+    dataset = load_mnist(train=True)
+    image, label = dataset[1]
+    assert len(dataset) == 3 and label == 2
+    assert image.shape == (1, 28, 28)
+    assert torch.allclose(image[0], torch.from_numpy(images[1].astype("float32") / 255))
+    assert len(load_mnist(train=False, root=tmp_path)) == 3
