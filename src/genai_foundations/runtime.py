@@ -144,3 +144,31 @@ def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
             yield model
     finally:
         model.train(was_training)
+
+
+def randn(shape: tuple[int, ...], device: torch.device | str, generator: torch.Generator | None = None,
+          dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Standard normal noise of ``shape`` on ``device``, drawn from ``generator`` if one is given.
+
+    The draw happens on the generator's own device and is then moved, so a CPU
+    generator gives the same numbers whether the model runs on the CPU or a GPU.
+    """
+    if generator is None:
+        return torch.randn(shape, device=device, dtype=dtype)
+    return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
+
+
+def rand(shape: tuple[int, ...], device: torch.device | str, generator: torch.Generator | None = None,
+         dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Uniform noise on [0, 1) of ``shape`` on ``device`` (drawn like :func:`randn`)."""
+    if generator is None:
+        return torch.rand(shape, device=device, dtype=dtype)
+    return torch.rand(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
+
+
+def randint(low: int, high: int, shape: tuple[int, ...], device: torch.device | str,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+    """Integers uniform in ``low .. high - 1`` of ``shape`` on ``device`` (drawn like :func:`randn`)."""
+    if generator is None:
+        return torch.randint(low, high, shape, device=device)
+    return torch.randint(low, high, shape, generator=generator, device=generator.device).to(device)

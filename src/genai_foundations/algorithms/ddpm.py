@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from genai_foundations.grading import reference
-from genai_foundations.runtime import autocast, eval_mode
+from genai_foundations.runtime import autocast, eval_mode, rand, randint, randn
 
 TimeIndex = int | torch.Tensor
 
@@ -173,31 +173,12 @@ def predict_x0(x_t: torch.Tensor, t: TimeIndex, eps: torch.Tensor, schedule: Noi
     return (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
 
 
-def _randn(shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
-    """Standard normal float32 noise, drawn on the generator's device (if any), returned on ``device``."""
-    if generator is None:
-        return torch.randn(shape, device=device)
-    return torch.randn(shape, generator=generator, device=generator.device).to(device)
-
-
-def _randint(low: int, high: int, n: int, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
-    if generator is None:
-        return torch.randint(low, high, (n,), device=device)
-    return torch.randint(low, high, (n,), generator=generator, device=generator.device).to(device)
-
-
-def _rand(n: int, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
-    if generator is None:
-        return torch.rand(n, device=device)
-    return torch.rand(n, generator=generator, device=generator.device).to(device)
-
-
 def drop_labels(y: torch.Tensor, p_uncond: float, null_label: int,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """Label dropout for classifier-free guidance: each label becomes ``null_label`` with probability ``p_uncond``."""
     if not 0 <= p_uncond <= 1:
         raise ValueError(f"p_uncond must lie in [0, 1], got {p_uncond}")
-    drop = _rand(len(y), y.device, generator) < p_uncond
+    drop = rand((len(y),), y.device, generator) < p_uncond
     return torch.where(drop, torch.full_like(y, null_label), y)
 
 
@@ -214,8 +195,8 @@ def ddpm_loss(model: nn.Module, x0: torch.Tensor, schedule: NoiseSchedule, *, y:
     network learns both :math:`\\epsilon_\\theta(x_t, y)` and :math:`\\epsilon_\\theta(x_t, \\varnothing)`.
     """
     batch = x0.shape[0]
-    t = _randint(1, schedule.T + 1, batch, x0.device, generator)
-    noise = _randn(tuple(x0.shape), x0.device, generator).to(x0.dtype)
+    t = randint(1, schedule.T + 1, (batch,), x0.device, generator)
+    noise = randn(tuple(x0.shape), x0.device, generator).to(x0.dtype)
     x_t = q_sample(x0, t, noise, schedule)
     if y is not None and p_uncond > 0:
         if null_label is None:
@@ -279,7 +260,7 @@ def reverse_step(x_t: torch.Tensor, t: TimeIndex, t_prev: TimeIndex, eps: torch.
     x_prev = abar_s.sqrt() * x0_hat + (1 - abar_s - c**2).clamp(min=0).sqrt() * eps
     if eta > 0:
         if noise is None:
-            noise = _randn(tuple(x_t.shape), x_t.device, generator).to(x_t.dtype)
+            noise = randn(tuple(x_t.shape), x_t.device, generator).to(x_t.dtype)
         elif noise.shape != x_t.shape:
             raise ValueError(f"noise must have the shape of x_t {tuple(x_t.shape)}, got {tuple(noise.shape)}")
         x_prev = x_prev + c * noise
@@ -351,7 +332,7 @@ def sample(model: nn.Module, schedule: NoiseSchedule, shape: tuple[int, ...], *,
         device = x_T.device if x_T is not None else _model_device(model)
     device = torch.device(device)
     if x_T is None:
-        x = _randn(tuple(shape), device, generator)
+        x = randn(tuple(shape), device, generator)
     else:
         if tuple(x_T.shape) != tuple(shape):
             raise ValueError(f"x_T must have shape {tuple(shape)}, got {tuple(x_T.shape)}")
