@@ -1,0 +1,1 @@
+"""Part III of the book: appendices (one module per topic)."""
