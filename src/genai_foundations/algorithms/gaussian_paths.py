@@ -98,7 +98,7 @@ def make_path(name: str) -> GaussianPath:
     return paths[name]()
 
 
-def _time_like(t: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
+def broadcast_time(t: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
     """``t`` as a tensor that broadcasts against ``x`` (B, ...): a scalar or one time per example."""
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
     if t.dim() == 0:
@@ -112,39 +112,39 @@ def sample_conditional(path: GaussianPath, z: torch.Tensor, t: torch.Tensor | fl
     """:math:`x_t = \\alpha_t z + \\beta_t \\varepsilon`, a draw from :math:`p_t(\\cdot \\mid z)`."""
     if noise.shape != z.shape:
         raise ValueError(f"noise must have the shape of z {tuple(z.shape)}, got {tuple(noise.shape)}")
-    t = _time_like(t, z)
+    t = broadcast_time(t, z)
     return path.alpha(t) * z + path.beta(t) * noise
 
 
 def conditional_vector_field(path: GaussianPath, x: torch.Tensor, z: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """:math:`u_t(x \\mid z) = (\\dot\\alpha_t - \\frac{\\dot\\beta_t}{\\beta_t}\\alpha_t) z + \\frac{\\dot\\beta_t}{\\beta_t} x` (needs :math:`\\beta_t > 0`, i.e. :math:`t < 1`)."""
-    t = _time_like(t, x)
+    t = broadcast_time(t, x)
     ratio = path.beta_dot(t) / path.beta(t)
     return (path.alpha_dot(t) - ratio * path.alpha(t)) * z + ratio * x
 
 
 def conditional_score(path: GaussianPath, x: torch.Tensor, z: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """:math:`\\nabla_x \\log p_t(x \\mid z) = -(x - \\alpha_t z) / \\beta_t^2`."""
-    t = _time_like(t, x)
+    t = broadcast_time(t, x)
     return -(x - path.alpha(t) * z) / path.beta(t) ** 2
 
 
 @reference
 def score_to_vector_field(path: GaussianPath, score: torch.Tensor, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """:math:`u_t(x) = (\\beta_t^2 \\frac{\\dot\\alpha_t}{\\alpha_t} - \\dot\\beta_t \\beta_t)\\, s_t(x) + \\frac{\\dot\\alpha_t}{\\alpha_t} x` (needs :math:`\\alpha_t > 0`, i.e. :math:`t > 0`)."""
-    t = _time_like(t, x)
+    t = broadcast_time(t, x)
     a, b, ad, bd = path.alpha(t), path.beta(t), path.alpha_dot(t), path.beta_dot(t)
     return (b**2 * ad / a - bd * b) * score + (ad / a) * x
 
 
 def vector_field_to_score(path: GaussianPath, field: torch.Tensor, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """The inverse of :func:`score_to_vector_field`: :math:`s_t(x) = (u_t(x) - \\frac{\\dot\\alpha_t}{\\alpha_t} x) / (\\beta_t^2 \\frac{\\dot\\alpha_t}{\\alpha_t} - \\dot\\beta_t \\beta_t)`."""
-    t = _time_like(t, x)
+    t = broadcast_time(t, x)
     a, b, ad, bd = path.alpha(t), path.beta(t), path.alpha_dot(t), path.beta_dot(t)
     return (field - (ad / a) * x) / (b**2 * ad / a - bd * b)
 
 
 def noise_to_score(path: GaussianPath, noise_prediction: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """:math:`s_t(x) = -\\varepsilon_\\theta(x, t) / \\beta_t` (the noise predictor is :math:`\\varepsilon_\\theta = -\\beta_t s_\\theta`)."""
-    t = _time_like(t, noise_prediction)
+    t = broadcast_time(t, noise_prediction)
     return -noise_prediction / path.beta(t)
