@@ -110,3 +110,117 @@ def test_trajectory_denoiser_shape_and_time_dependence():
         assert not torch.allclose(out, net(x, torch.full((5,), 0.9)), atol=1e-4)
     with pytest.raises(ValueError, match=r"\(B, horizon, 2\)"):
         net(torch.randn(5, 2, 32, 1), 0.5)
+
+
+# --- the U-Net chapter's tools: the residual block as a function, shape arithmetic, hooks, the skip ablation ---
+from genai_foundations.architectures.unet import (  # noqa: E402
+    DownBlock, UpBlock, describe_shapes, down_block_shapes, residual_block_forward, shape_plan, skips_disabled,
+    trace_stages, up_block_shapes)
+from genai_foundations.grading import references_blocked  # noqa: E402
+
+
+def test_residual_block_forward_is_the_written_out_formula():
+    torch.manual_seed(1)
+    block = ResidualBlock(6, 10, 5, groups=2).double()
+    x, emb = torch.randn(3, 6, 5, 7, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
+    F = torch.nn.functional
+    h = F.conv2d(F.silu(F.group_norm(x, 2, block.norm1.weight, block.norm1.bias)), block.conv1.weight, block.conv1.bias,
+                 padding=1)
+    h = h + (F.silu(emb) @ block.emb.weight.T + block.emb.bias)[:, :, None, None]
+    h = F.conv2d(F.silu(F.group_norm(h, 2, block.norm2.weight, block.norm2.bias)), block.conv2.weight, block.conv2.bias,
+                 padding=1)
+    # the 1x1 convolution on the skip path is a matrix product over the channels at every pixel
+    projected = torch.einsum("oc,bchw->bohw", block.skip.weight[:, :, 0, 0], x) + block.skip.bias[:, None, None]
+    expected = projected + h
+    torch.testing.assert_close(residual_block_forward(block, x, emb), expected, atol=1e-12, rtol=0)
+    torch.testing.assert_close(block(x, emb), expected, atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match=r"\(B, 6, H, W\)"):
+        residual_block_forward(block, torch.randn(3, 5, 4, 4, dtype=torch.float64), emb)
+    with pytest.raises(ValueError, match=r"emb of shape \(3, 5\)"):
+        residual_block_forward(block, x, emb[:, :4])
+
+
+def test_embedding_and_block_are_graded_references():
+    assert sinusoidal_embedding.is_reference and residual_block_forward.is_reference
+    block = ResidualBlock(4, 4, 3)
+    with references_blocked(residual_block_forward):  # a student's answer cannot call the block itself
+        with pytest.raises(RuntimeError, match="reference solution"):
+            block(torch.randn(1, 4, 2, 2), torch.randn(1, 3))
+
+
+@pytest.mark.parametrize("size", [(8, 8), (7, 7), (5, 12), (1, 1), (64, 64)])
+@pytest.mark.parametrize("downsample", [True, False])
+def test_down_block_shapes_match_the_module(size, downsample):
+    block = DownBlock(3, 8, emb_dim=4, num_blocks=2, downsample=downsample)
+    x = torch.randn(2, 3, *size)
+    out, skip = block(x, torch.randn(2, 4))
+    assert down_block_shapes(x.shape, 8, downsample) == (tuple(out.shape), tuple(skip.shape))
+    if downsample:
+        assert out.shape[-2:] == tuple(-(-s // 2) for s in size)  # ceil(H / 2)
+
+
+@pytest.mark.parametrize("small, large", [((4, 4), (8, 8)), ((4, 4), (7, 7)), ((2, 3), (3, 5)), ((8, 8), (8, 8))])
+def test_up_block_shapes_match_the_module(small, large):
+    block = UpBlock(16, 8, 6, emb_dim=4, num_blocks=1, upsample=True)
+    captured = {}
+
+    def keep_input(module, inputs):  # a pre-hook that returns None leaves the input alone
+        captured["concat"] = inputs[0].shape
+
+    block.blocks[0].register_forward_pre_hook(keep_input)
+    x, skip = torch.randn(2, 16, *small), torch.randn(2, 8, *large)
+    out = block(x, skip, torch.randn(2, 4))
+    assert up_block_shapes(x.shape, skip.shape, 6, True) == (tuple(captured["concat"]), tuple(out.shape))
+    assert up_block_shapes((2, 16, *large), skip.shape, 6, False) == ((2, 24, *large), (2, 6, *large))
+
+
+def test_shape_helpers_reject_bad_input():
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        down_block_shapes((2, 3, 8), 4)
+    with pytest.raises(ValueError, match="out_channels"):
+        down_block_shapes((2, 3, 8, 8), 0)
+    with pytest.raises(ValueError, match="must equal the skip"):
+        up_block_shapes((2, 4, 4, 4), (2, 4, 8, 8), 4, upsample=False)
+    with pytest.raises(ValueError, match="batch size"):
+        up_block_shapes((2, 4, 4, 4), (3, 4, 8, 8), 4)
+
+
+@pytest.mark.parametrize("shape, channels", [((1, 3, 64, 64), (32, 64, 96, 128)), ((2, 1, 28, 28), (16, 32, 32)),
+                                             ((1, 2, 7, 9), (8, 16))])
+def test_shape_plan_equals_the_recorded_shapes(shape, channels):
+    net = UNet(in_channels=shape[1], channels=channels, emb_dim=24)
+    recorded = describe_shapes(net, torch.randn(shape), 0.3)
+    assert recorded == shape_plan(shape, channels, emb_dim=24)
+    assert recorded[0] == ("input", shape) and recorded[-1] == ("conv_out", shape)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())  # hooks removed
+
+
+def test_trace_stages_records_the_real_tensors():
+    torch.manual_seed(0)
+    net = UNet(channels=(8, 16), emb_dim=16).eval()
+    _randomise_output(net)
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([0.2, 0.9])
+    stages = trace_stages(net, x, t)
+    with torch.no_grad():
+        torch.testing.assert_close(stages["conv_out"], net(x, t))
+        torch.testing.assert_close(stages["noise embedding"], sinusoidal_embedding(t, 8))
+        torch.testing.assert_close(stages["conv_in"], net.conv_in(x))
+    # the up block of level 0 concatenates the upsampled path with the skip of level 0
+    torch.testing.assert_close(stages["up0 concat"][:, 16:], stages["down0 skip"])
+
+
+def test_skips_disabled_zeroes_every_skip_and_restores_them():
+    torch.manual_seed(0)
+    net = UNet(channels=(8, 16, 16), emb_dim=16).eval()
+    _randomise_output(net)
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        before = net(x, 0.5)
+        with skips_disabled(net):
+            stages = trace_stages(net, x, 0.5)
+            ablated = net(x, 0.5)
+        after = net(x, 0.5)
+    for level, width in enumerate((8, 16, 16)):
+        assert torch.count_nonzero(stages[f"up{level} concat"][:, -width:]) == 0
+    assert not torch.allclose(before, ablated, atol=1e-4)
+    torch.testing.assert_close(before, after)

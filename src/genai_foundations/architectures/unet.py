@@ -18,28 +18,42 @@ With optional class conditioning the network has ``num_classes + 1`` label
 embeddings: labels ``0 .. num_classes - 1`` and an extra *null* label
 (:attr:`UNet.null_label`) that stands for "no label", as classifier-free
 guidance needs.
+
+Tools for looking inside (U-Net chapter): :func:`down_block_shapes` and
+:func:`up_block_shapes` predict a block's output shapes by conv arithmetic,
+:func:`shape_plan` chains them into the whole walk-through without running
+the network, :func:`trace_stages` / :func:`describe_shapes` record what every
+stage of a real forward pass produced (through forward hooks), and
+:func:`skips_disabled` switches the skip connections off for an ablation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genai_foundations.grading import reference
 
+Shape = tuple[int, ...]
+
+
+@reference
 def sinusoidal_embedding(x: torch.Tensor, dim: int, max_frequency: float = 1000.0) -> torch.Tensor:
-    """Embed scalars ``x`` (shape (B,), about [0, 1]) as vectors of length ``dim``.
+    """Embed scalars ``x`` (shape (B,), about [0, 1]) as vectors of length ``dim`` (float32, shape (B, dim)).
 
-    Implements (U-Net chapter)
+    Implements equation (EMB) of the U-Net chapter
 
     .. math:: y(x) = \\big(\\sin(2\\pi e^{0 f} x), \\dots, \\sin(2\\pi e^{(L-1) f} x),
               \\cos(2\\pi e^{0 f} x), \\dots, \\cos(2\\pi e^{(L-1) f} x)\\big),
 
     with :math:`L` = ``dim / 2`` and :math:`f = \\ln(1000) / (L - 1)`, so the
-    frequencies run geometrically from 1 to ``max_frequency`` (1000).
+    frequencies :math:`e^{kf}` run geometrically from 1 to ``max_frequency`` (1000).
+    A scalar ``x`` counts as a batch of one.
     """
     if dim % 2 != 0 or dim < 4:
         raise ValueError(f"dim must be an even number of at least 4, got {dim}")
@@ -61,12 +75,36 @@ def group_norm(channels: int, groups: int) -> nn.GroupNorm:
     return nn.GroupNorm(g, channels)
 
 
+@reference
+def residual_block_forward(block: "ResidualBlock", x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    """The forward pass of a :class:`ResidualBlock`, equation (RES) of the U-Net chapter.
+
+    .. math:: h = \\mathrm{conv}_1(\\mathrm{SiLU}(\\mathrm{GN}_1(x))) + W_e\\,\\mathrm{SiLU}(e) + b_e
+              \\quad\\text{(the embedding term broadcast over height and width)},
+
+    .. math:: y = P x + \\mathrm{conv}_2(\\mathrm{SiLU}(\\mathrm{GN}_2(h))),
+
+    where :math:`P` is the identity when the channel counts agree and the 1x1
+    convolution ``block.skip`` otherwise. ``x`` is (B, C_in, H, W), ``emb`` is
+    (B, emb_dim); the result is (B, C_out, H, W).
+    """
+    if x.dim() != 4 or x.shape[1] != block.conv1.in_channels:
+        raise ValueError(f"expected x of shape (B, {block.conv1.in_channels}, H, W), got {tuple(x.shape)}")
+    if emb.dim() != 2 or emb.shape != (x.shape[0], block.emb.in_features):
+        raise ValueError(f"expected emb of shape ({x.shape[0]}, {block.emb.in_features}), got {tuple(emb.shape)}")
+    h = block.conv1(F.silu(block.norm1(x)))
+    h = h + block.emb(F.silu(emb))[:, :, None, None]  # (B, C_out) -> (B, C_out, 1, 1): broadcast over H and W
+    h = block.conv2(block.dropout(F.silu(block.norm2(h))))
+    return block.skip(x) + h
+
+
 class ResidualBlock(nn.Module):
-    """``y = skip(x) + f(x, emb)``: two 3x3 convolutions with the embedding added in between.
+    """``y = skip(x) + f(x, emb)``: two 3x3 convolutions with the embedding added in between (RES).
 
     ``skip`` is the identity when ``in_channels == out_channels`` and a 1x1
     convolution otherwise (it aligns the channel counts). ``emb`` (B, emb_dim)
     is projected to ``out_channels`` and broadcast over the spatial positions.
+    The computation is :func:`residual_block_forward`.
     """
 
     def __init__(self, in_channels: int, out_channels: int, emb_dim: int, groups: int = 8, dropout: float = 0.0):
@@ -80,10 +118,7 @@ class ResidualBlock(nn.Module):
         self.skip = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.emb(F.silu(emb))[:, :, None, None]  # broadcast over height and width
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
-        return self.skip(x) + h
+        return residual_block_forward(self, x, emb)
 
 
 class DownBlock(nn.Module):
@@ -240,3 +275,158 @@ class UNet(nn.Module):
         for block in self.up:
             h = block(h, skips.pop(), emb)
         return self.conv_out(F.silu(self.norm_out(h)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Looking inside: shapes by conv arithmetic, shapes and activations recorded by forward hooks, a skip ablation
+# ---------------------------------------------------------------------------------------------------------------
+def _check_shape(shape: Sequence[int], name: str) -> Shape:
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 4 or any(s < 1 for s in shape):
+        raise ValueError(f"{name} must be a (B, C, H, W) shape of positive ints, got {shape}")
+    return shape
+
+
+def _check_channels(channels: int) -> int:
+    if int(channels) != channels or channels < 1:
+        raise ValueError(f"out_channels must be a positive int, got {channels!r}")
+    return int(channels)
+
+
+@reference
+def down_block_shapes(shape: Sequence[int], out_channels: int, downsample: bool = True) -> tuple[Shape, Shape]:
+    """Output shapes of a :class:`DownBlock` for an input of ``shape`` (B, C, H, W): ``(output, skip)``.
+
+    The residual blocks keep the resolution and give ``out_channels``; that map is
+    the skip. The stride-2 3x3 convolution with padding 1 then gives
+    :math:`H' = \\lfloor (H + 2 - 3) / 2 \\rfloor + 1 = \\lceil H / 2 \\rceil` (7 -> 4),
+    and the same for W. Without ``downsample`` the output equals the skip.
+    """
+    batch, _, height, width = _check_shape(shape, "shape")
+    out_channels = _check_channels(out_channels)
+    skip = (batch, out_channels, height, width)
+    if not downsample:
+        return skip, skip
+    return (batch, out_channels, (height - 1) // 2 + 1, (width - 1) // 2 + 1), skip
+
+
+@reference
+def up_block_shapes(shape: Sequence[int], skip_shape: Sequence[int], out_channels: int,
+                    upsample: bool = True) -> tuple[Shape, Shape]:
+    """Shapes inside an :class:`UpBlock`: ``(concatenated, output)``.
+
+    With ``upsample`` the input (B, C, h, w) is resized to the skip's height and
+    width; without it the two must already agree. The skip (B, C_s, H, W) is
+    concatenated along the channels, (B, C + C_s, H, W), and the residual
+    blocks map that to (B, ``out_channels``, H, W).
+    """
+    batch, ch, height, width = _check_shape(shape, "shape")
+    skip_batch, skip_ch, skip_h, skip_w = _check_shape(skip_shape, "skip_shape")
+    out_channels = _check_channels(out_channels)
+    if batch != skip_batch:
+        raise ValueError(f"the input and the skip must have the same batch size, got {batch} and {skip_batch}")
+    if not upsample and (height, width) != (skip_h, skip_w):
+        raise ValueError(f"without upsampling the input's size {height}x{width} must equal the skip's "
+                         f"{skip_h}x{skip_w}")
+    return (batch, ch + skip_ch, skip_h, skip_w), (batch, out_channels, skip_h, skip_w)
+
+
+def shape_plan(shape: Sequence[int], channels: Sequence[int], out_channels: int | None = None,
+               emb_dim: int = 128) -> list[tuple[str, Shape]]:
+    """The shape after every stage of ``UNet(shape[1], channels, emb_dim=emb_dim)``, computed without running it.
+
+    Chains :func:`down_block_shapes` and :func:`up_block_shapes`; the stage names are
+    those of :func:`describe_shapes`, so that the two lists can be compared entry by entry.
+    """
+    batch, in_channels, height, width = _check_shape(shape, "shape")
+    channels = tuple(int(c) for c in channels)
+    if not channels or any(c < 1 for c in channels):
+        raise ValueError(f"channels must be a non-empty sequence of positive ints, got {channels}")
+    plan: list[tuple[str, Shape]] = [("input", (batch, in_channels, height, width)),
+                                     ("noise embedding", (batch, channels[0])), ("embedding MLP", (batch, emb_dim)),
+                                     ("conv_in", (batch, channels[0], height, width))]
+    current, skips = plan[-1][1], []
+    for level, ch in enumerate(channels):
+        current, skip = down_block_shapes(current, ch, downsample=level < len(channels) - 1)
+        plan += [(f"down{level} skip", skip), (f"down{level}", current)]
+        skips.append(skip)
+    plan += [(f"mid{i}", current) for i in range(2)]
+    for level in reversed(range(len(channels))):
+        concatenated, current = up_block_shapes(current, skips[level], channels[level],
+                                                upsample=level < len(channels) - 1)
+        plan += [(f"up{level} concat", concatenated), (f"up{level}", current)]
+    plan.append(("conv_out", (batch, out_channels or in_channels, height, width)))
+    return plan
+
+
+def trace_stages(model: UNet, x: torch.Tensor, t: torch.Tensor | float,
+                 y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Run ``model(x, t, y)`` once and return what every stage produced, in the order it ran.
+
+    Forward hooks (removed again afterwards) record the sinusoidal noise
+    embedding (the input of the time MLP), the embedding vector, ``conv_in``,
+    each down block's skip and output, the middle blocks, each up block's
+    concatenated input and output (named by resolution level, so ``up{i}``
+    receives ``down{i} skip``) and ``conv_out``. Runs without gradients; the
+    tensors are detached. Stage names match :func:`shape_plan`.
+    """
+    if not isinstance(model, UNet):
+        raise TypeError(f"expected a UNet, got {type(model).__name__}")
+    records: dict[str, torch.Tensor] = {"input": x.detach()}
+    levels = len(model.down)
+
+    # A forward hook that returns something replaces the module's output, so every hook here returns None.
+    def record(name: str, part: int | None = None):
+        def hook(module: nn.Module, inputs: tuple, output) -> None:
+            records[name] = (output if part is None else output[part]).detach()
+        return hook
+
+    def record_input(name: str):
+        def hook(module: nn.Module, inputs: tuple, *output) -> None:
+            records[name] = inputs[0].detach()
+        return hook
+
+    handles = [model.time_mlp.register_forward_pre_hook(record_input("noise embedding")),
+               model.time_mlp.register_forward_hook(record("embedding MLP")),
+               model.conv_in.register_forward_hook(record("conv_in"))]
+    for level, block in enumerate(model.down):
+        handles += [block.register_forward_hook(record(f"down{level} skip", part=1)),
+                    block.register_forward_hook(record(f"down{level}", part=0))]
+    handles += [block.register_forward_hook(record(f"mid{i}")) for i, block in enumerate(model.mid)]
+    for j, block in enumerate(model.up):
+        level = levels - 1 - j
+        handles += [block.blocks[0].register_forward_pre_hook(record_input(f"up{level} concat")),
+                    block.register_forward_hook(record(f"up{level}"))]
+    handles.append(model.conv_out.register_forward_hook(record("conv_out")))
+    try:
+        with torch.no_grad():
+            model(x, t, y)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return records
+
+
+def describe_shapes(model: UNet, x: torch.Tensor, t: torch.Tensor | float,
+                    y: torch.Tensor | None = None) -> list[tuple[str, Shape]]:
+    """``(stage, shape)`` for every stage of one forward pass (see :func:`trace_stages`)."""
+    return [(name, tuple(value.shape)) for name, value in trace_stages(model, x, t, y).items()]
+
+
+@contextlib.contextmanager
+def skips_disabled(model: UNet) -> Iterator[UNet]:
+    """Within the block, every skip connection of ``model`` carries zeros (an ablation).
+
+    The up path then sees only what came through the coarsest resolution, as in
+    a plain encoder-decoder; the parameter count and all shapes are unchanged.
+    Works for training and evaluation alike; the hooks are removed on exit.
+    """
+    if not isinstance(model, UNet):
+        raise TypeError(f"expected a UNet, got {type(model).__name__}")
+    handles = [block.register_forward_hook(lambda module, inputs, output: (output[0], torch.zeros_like(output[1])))
+               for block in model.down]
+    try:
+        yield model
+    finally:
+        for handle in handles:
+            handle.remove()

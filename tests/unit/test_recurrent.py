@@ -1,0 +1,213 @@
+"""The written-out RNN, LSTM and GRU equal torch.nn.RNN / LSTM / GRU given the same weights (float64)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from genai_foundations.architectures.recurrent import (
+    GRUCell, LSTMCell, Recurrent, RecurrentLanguageModel, RNNCell, bits_per_token, gru_cell, input_gradient_norms,
+    lstm_cell, rnn_cell, sequence_loss, unroll)
+from genai_foundations.data.characters import (
+    CharVocabulary, load_char_corpus, random_windows, unigram_bits_per_char)
+from genai_foundations.data.text import python_docs_text
+
+ATOL = 1e-10
+TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+TORCH_CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
+OURS_CELLS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
+
+
+def _pair(mode, input_size=5, hidden=7, layers=1, batch_first=False, bias=True, nonlinearity="tanh", seed=0):
+    torch.manual_seed(seed)
+    extra = {"nonlinearity": nonlinearity} if mode == "rnn" else {}
+    theirs = TORCH[mode](input_size, hidden, layers, bias=bias, batch_first=batch_first, **extra).double()
+    ours = Recurrent.from_torch(theirs)
+    assert ours.mode == mode and ours.num_layers == layers and next(ours.parameters()).dtype == torch.float64
+    return ours, theirs
+
+
+def _random_state(mode, layers, batch, hidden):
+    h = torch.randn(layers, batch, hidden, dtype=torch.float64)
+    return (h, torch.randn_like(h)) if mode == "lstm" else h
+
+
+def _close(a, b):
+    if isinstance(b, tuple):
+        assert isinstance(a, tuple) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _close(x, y)
+        return
+    assert a.shape == b.shape
+    torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 3])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_equals_torch_outputs_states_and_gradients(mode, layers, batch_first):
+    ours, theirs = _pair(mode, layers=layers, batch_first=batch_first, seed=layers)
+    torch.manual_seed(10 + layers)
+    x = torch.randn(4, 9, 5, dtype=torch.float64) if batch_first else torch.randn(9, 4, 5, dtype=torch.float64)
+    state = _random_state(mode, layers, 4, 7)
+    x_ours, x_theirs = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    out_ours, final_ours = ours(x_ours, state)
+    out_theirs, final_theirs = theirs(x_theirs, state)
+    _close(out_ours, out_theirs)
+    _close(final_ours, final_theirs)
+    # gradients (backpropagation through time) w.r.t. the inputs and every weight
+    weights = torch.randn_like(out_theirs)
+    finals = final_ours if isinstance(final_ours, tuple) else (final_ours,)
+    finals_t = final_theirs if isinstance(final_theirs, tuple) else (final_theirs,)
+    ((out_ours * weights).sum() + sum(f.square().sum() for f in finals)).backward()
+    ((out_theirs * weights).sum() + sum(f.square().sum() for f in finals_t)).backward()
+    torch.testing.assert_close(x_ours.grad, x_theirs.grad, atol=ATOL, rtol=0)
+    for k, cell in enumerate(ours.layers):
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            torch.testing.assert_close(getattr(cell, name).grad, getattr(theirs, f"{name}_l{k}").grad, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+def test_zero_initial_state_unbatched_input_and_no_bias(mode):
+    ours, theirs = _pair(mode, layers=2, bias=False, seed=3)
+    x = torch.randn(6, 5, dtype=torch.float64)  # unbatched (T, I)
+    _close(ours(x), theirs(x))
+    xb = torch.randn(6, 2, 5, dtype=torch.float64)
+    _close(ours(xb), theirs(xb))  # state=None means zeros
+
+
+def test_relu_rnn_equals_torch():
+    ours, theirs = _pair("rnn", layers=2, nonlinearity="relu", seed=4)
+    x = torch.randn(8, 3, 5, dtype=torch.float64)
+    _close(ours(x), theirs(x))
+
+
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+def test_cells_equal_torch_cells(mode):
+    torch.manual_seed(5)
+    theirs = TORCH_CELLS[mode](4, 6).double()
+    ours = OURS_CELLS[mode](4, 6).double()
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(ours, name).copy_(getattr(theirs, name))
+    x, h, c = (torch.randn(3, k, dtype=torch.float64) for k in (4, 6, 6))
+    if mode == "lstm":
+        _close(ours(x, (h, c)), theirs(x, (h, c)))
+        h_new, c_new = lstm_cell(x, h, c, ours.weight_ih, ours.weight_hh, ours.bias_ih, ours.bias_hh)
+        _close((h_new, c_new), theirs(x, (h, c)))
+    else:
+        _close(ours(x, h), theirs(x, h))
+        _close(ours(x), theirs(x))
+        fn = rnn_cell if mode == "rnn" else gru_cell
+        _close(fn(x, h, ours.weight_ih, ours.weight_hh, ours.bias_ih, ours.bias_hh), theirs(x, h))
+
+
+def test_cell_equations_written_by_hand():
+    torch.manual_seed(6)
+    x, h, c = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64)
+    w_ih, w_hh = torch.randn(16, 3, dtype=torch.float64), torch.randn(16, 4, dtype=torch.float64)
+    pre = x @ w_ih.T + h @ w_hh.T
+    i, f, g, o = (torch.sigmoid(pre[:, :4]), torch.sigmoid(pre[:, 4:8]), torch.tanh(pre[:, 8:12]),
+                  torch.sigmoid(pre[:, 12:]))
+    c_expected = f * c + i * g
+    _close(lstm_cell(x, h, c, w_ih, w_hh), (o * torch.tanh(c_expected), c_expected))
+    # GRU: z = 1 keeps the old state whatever the candidate is
+    w_ih, w_hh = torch.zeros(12, 3, dtype=torch.float64), torch.zeros(12, 4, dtype=torch.float64)
+    b = torch.zeros(12, dtype=torch.float64)
+    b[4:8] = 50.0  # z = sigmoid(50) = 1
+    _close(gru_cell(x, h, w_ih, w_hh, b, None), h)
+    b[4:8] = -50.0  # z = 0: the new state is the candidate tanh(0) = 0 here
+    _close(gru_cell(x, h, w_ih, w_hh, b, None), torch.zeros_like(h))
+
+
+def test_unroll_applies_the_cell_step_by_step():
+    cell = lambda x, s: s + x  # noqa: E731
+    xs = torch.arange(6.0).reshape(1, 3, 2)
+    outputs, final = unroll(cell, xs, torch.zeros(1, 2))
+    torch.testing.assert_close(outputs, torch.tensor([[[0.0, 1.0], [2.0, 4.0], [6.0, 9.0]]]))
+    torch.testing.assert_close(final, outputs[:, -1])
+    pair_cell = lambda x, s: (s[0] + x, s[1] - x)  # noqa: E731
+    outputs, (h, c) = unroll(pair_cell, xs, (torch.zeros(1, 2), torch.zeros(1, 2)))
+    torch.testing.assert_close(outputs[:, -1], h)
+    torch.testing.assert_close(c, -h)
+    with pytest.raises(ValueError, match=r"\(B, T, I\)"):
+        unroll(cell, torch.zeros(3, 2), torch.zeros(1, 2))
+
+
+def test_errors_say_what_was_expected():
+    with pytest.raises(ValueError, match="mode"):
+        Recurrent("transformer", 3, 4)
+    ours = Recurrent("lstm", 3, 4, num_layers=2)
+    with pytest.raises(ValueError, match=r"\(2, 5, 4\)"):
+        ours(torch.randn(7, 5, 3), (torch.zeros(1, 5, 4), torch.zeros(1, 5, 4)))
+    with pytest.raises(ValueError, match="pair"):
+        ours(torch.randn(7, 5, 3), torch.zeros(2, 5, 4))
+    with pytest.raises(ValueError, match="3 input features"):
+        ours(torch.randn(7, 5, 2))
+    with pytest.raises(TypeError, match="LSTM"):
+        ours.load_from_torch(nn.GRU(3, 4, 2))
+    with pytest.raises(ValueError, match="configurations differ"):
+        ours.load_from_torch(nn.LSTM(3, 5, 2))
+    with pytest.raises(ValueError, match=r"weight_ih \(4\*H, I\)"):
+        lstm_cell(torch.zeros(1, 3), torch.zeros(1, 4), torch.zeros(1, 4), torch.zeros(12, 3), torch.zeros(16, 4))
+
+
+def test_language_model_backends_agree_and_generate():
+    torch.manual_seed(7)
+    scratch = RecurrentLanguageModel(11, 5, 8, num_layers=2, mode="gru", backend="scratch")
+    fast = RecurrentLanguageModel(11, 5, 8, num_layers=2, mode="gru", backend="torch")
+    fast.embed.load_state_dict(scratch.embed.state_dict())
+    fast.head.load_state_dict(scratch.head.state_dict())
+    scratch.rnn.load_from_torch(fast.rnn)
+    tokens = torch.randint(0, 11, (3, 12))
+    logits_a, state_a = scratch(tokens)
+    logits_b, state_b = fast(tokens)
+    assert logits_a.shape == (3, 12, 11)
+    torch.testing.assert_close(logits_a, logits_b, atol=1e-5, rtol=1e-5)
+    # carrying the state gives the same logits as one long pass
+    first, state = scratch(tokens[:, :5])
+    second, _ = scratch(tokens[:, 5:], state)
+    torch.testing.assert_close(torch.cat([first, second], 1), logits_a, atol=1e-5, rtol=1e-5)
+    out = scratch.generate(torch.tensor([1, 2]), 6, greedy=True)
+    assert out.shape == (8,) and out[:2].tolist() == [1, 2]
+    sampled = scratch.generate(torch.tensor([1]), 20, generator=torch.Generator().manual_seed(0))
+    assert sampled.shape == (21,) and sampled.max() < 11
+    stop = int(out[2])
+    assert scratch.generate(torch.tensor([1, 2]), 6, greedy=True, stop_token=stop).tolist() == [1, 2, stop]
+
+
+def test_bits_per_token_and_gradient_norms():
+    torch.manual_seed(8)
+    model = RecurrentLanguageModel(6, 4, 8, mode="lstm")
+    ids = torch.randint(0, 6, (301,))
+    bits = bits_per_token(model, ids, seq_len=30, batch_size=4)
+    inputs, targets = ids[:-1].reshape(10, 30), ids[1:].reshape(10, 30)
+    assert math.isclose(bits, sequence_loss(model, inputs, targets).item() / math.log(2), rel_tol=1e-5)
+    norms = input_gradient_norms(model, inputs, targets[:, -1])
+    assert norms.shape == (30,) and (norms > 0).all()
+    # the last input matters more than one 29 steps back (the gradient decays through time at initialisation)
+    assert norms[-1] > norms[0]
+
+
+def test_char_vocabulary_corpus_and_baseline():
+    vocab = CharVocabulary.from_text("hello world")
+    assert vocab.chars == (" ", "d", "e", "h", "l", "o", "r", "w") and vocab.size == 8
+    ids = vocab.encode("hello")
+    assert ids.tolist() == [3, 2, 4, 4, 5] and vocab.decode(ids) == "hello"
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        vocab.encode("hi")
+    corpus = load_char_corpus(max_chars=20_000, val_fraction=0.1)
+    assert len(corpus.train) == 18_000 and len(corpus.val) == 2_000
+    assert corpus.vocab.decode(corpus.train[:50]) == python_docs_text(50)
+    x, y = random_windows(corpus.train, 16, 5, generator=torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (5, 16) and torch.equal(x[:, 1:], y[:, :-1])
+    # the unigram baseline equals the entropy formula when train and val are the same text
+    counts = torch.bincount(corpus.train, minlength=corpus.vocab.size).double()
+    p = counts / counts.sum()
+    entropy = -(p[p > 0] * p[p > 0].log2()).sum().item()
+    assert math.isclose(unigram_bits_per_char(corpus.train, corpus.train, corpus.vocab.size, alpha=1e-9), entropy,
+                        rel_tol=1e-6)
+    assert unigram_bits_per_char(corpus.train, corpus.val, corpus.vocab.size) < math.log2(corpus.vocab.size)
