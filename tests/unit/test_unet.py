@@ -82,7 +82,7 @@ def test_unet_errors():
         net(torch.randn(2, 1, 8, 8), torch.rand(2), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
         net(torch.randn(2, 3, 8, 8), torch.rand(2))
-    with pytest.raises(AttributeError, match="null_label"):
+    with pytest.raises(ValueError, match="no null label"):
         _ = net.null_label
     conditional = UNet(channels=(16, 32), emb_dim=32, num_classes=10)
     with pytest.raises(ValueError, match="labels must lie in 0..10"):

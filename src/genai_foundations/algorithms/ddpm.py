@@ -173,6 +173,15 @@ def predict_x0(x_t: torch.Tensor, t: TimeIndex, eps: torch.Tensor, schedule: Noi
     return (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
 
 
+def resolve_null_label(model: torch.nn.Module, null_label: int | None = None) -> int:
+    """The "no label" index for label dropout: ``null_label`` if given, else the model's ``null_label``."""
+    if null_label is None:
+        null_label = getattr(model, "null_label", None)
+    if null_label is None:
+        raise ValueError("label dropout (p_uncond > 0) needs null_label, or a model with a null_label attribute")
+    return null_label
+
+
 def drop_labels(y: torch.Tensor, p_uncond: float, null_label: int,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """Label dropout for classifier-free guidance: each label becomes ``null_label`` with probability ``p_uncond``."""
@@ -199,11 +208,7 @@ def ddpm_loss(model: nn.Module, x0: torch.Tensor, schedule: NoiseSchedule, *, y:
     noise = randn(tuple(x0.shape), x0.device, generator).to(x0.dtype)
     x_t = q_sample(x0, t, noise, schedule)
     if y is not None and p_uncond > 0:
-        if null_label is None:
-            null_label = getattr(model, "null_label", None)
-        if null_label is None:
-            raise ValueError("label dropout (p_uncond > 0) needs null_label, or a model with a null_label attribute")
-        y = drop_labels(y, p_uncond, null_label, generator)
+        y = drop_labels(y, p_uncond, resolve_null_label(model, null_label), generator)
     with autocast(x0.device):
         prediction = model(x_t, t.to(torch.float32) / schedule.T, y)
     return torch.mean((prediction.float() - noise) ** 2)

@@ -44,7 +44,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from genai_foundations.algorithms.ddpm import cfg_combine, drop_labels
+from genai_foundations.algorithms.ddpm import cfg_combine, drop_labels, resolve_null_label
 from genai_foundations.algorithms.gaussian_paths import GaussianPath, LinearPath, broadcast_time, sample_conditional
 from genai_foundations.algorithms.solvers import euler_ode, heun_ode, midpoint_ode
 from genai_foundations.grading import reference
@@ -125,10 +125,7 @@ def cfm_loss(model: Callable[..., torch.Tensor], z: torch.Tensor, path: Gaussian
         eps = randn(tuple(z.shape), z.device, generator, z.dtype)
     x_t, target = training_pair(path, z, t, eps)
     if y is not None and p_uncond > 0:   # label dropout: the null label replaces y with probability p_uncond
-        null = getattr(model, "null_label", None) if null_label is None else null_label
-        if null is None:
-            raise ValueError("label dropout (p_uncond > 0) needs null_label, or a model with a null_label attribute")
-        y = drop_labels(y, p_uncond, null, generator)
+        y = drop_labels(y, p_uncond, resolve_null_label(model, null_label), generator)
     time = _model_time(t, batch, z.device)
     with autocast(z.device):
         prediction = model(x_t, time) if y is None else model(x_t, time, y)
@@ -458,7 +455,7 @@ class MixtureField(nn.Module):
     @property
     def null_label(self) -> int:
         if self.num_classes is None:
-            raise AttributeError("this mixture has no labels, so it has no null label")
+            raise ValueError("this mixture has no labels, so it has no null label")
         return self.num_classes
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | float, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from genai_foundations.algorithms.ddpm import cfg_combine, drop_labels
+from genai_foundations.algorithms.ddpm import cfg_combine, drop_labels, resolve_null_label
 from genai_foundations.algorithms.gaussian_paths import GaussianPath, noise_to_score, score_to_vector_field
 from genai_foundations.algorithms.solvers import euler_maruyama, langevin
 from genai_foundations.grading import reference
@@ -243,11 +243,7 @@ def _labels(model: ScoreModel, y: torch.Tensor | None, p_uncond: float, null_lab
             generator: torch.Generator | None) -> torch.Tensor | None:
     if y is None or p_uncond <= 0:
         return y
-    if null_label is None:
-        null_label = getattr(model, "null_label", None)
-    if null_label is None:
-        raise ValueError("label dropout (p_uncond > 0) needs null_label, or a model with a null_label attribute")
-    return drop_labels(y, p_uncond, null_label, generator)
+    return drop_labels(y, p_uncond, resolve_null_label(model, null_label), generator)
 
 
 def _squared_norm(v: torch.Tensor) -> torch.Tensor:

@@ -238,7 +238,7 @@ class UNet(nn.Module):
     def null_label(self) -> int:
         """The label index that means "no label" (classifier-free guidance)."""
         if self.num_classes is None:
-            raise AttributeError("this U-Net is unconditional (num_classes=None), so it has no null label")
+            raise ValueError("this U-Net is unconditional (num_classes=None), so it has no null label")
         return self.num_classes
 
     def embed(self, t: torch.Tensor, y: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor:
