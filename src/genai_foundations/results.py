@@ -85,6 +85,8 @@ def _number(value: Any, what: str) -> float | None:
     value = float(value)
     if math.isnan(value):
         raise ValueError(f"{what} is NaN: record a number the chapter computed")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} is infinite: record a finite number (JSON has no infinity)")
     return value
 
 

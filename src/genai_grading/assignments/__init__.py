@@ -1,0 +1,1 @@
+"""One module per assignment, named after its slug (``-`` written as ``_``), each defining ``TASKS``."""
