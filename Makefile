@@ -24,6 +24,7 @@ help:
 	@echo "make lab          open the exercises (and the book) in JupyterLab"
 	@echo "make exercises    regenerate exercises/ from solutions/ (nbgrader generate_assignment)"
 	@echo "make grade        autograde submitted/<student>/<assignment>/, export grades.csv, write feedback/"
+	@echo "make checkpoints  retrain the shared checkpoints (src/genai_foundations/checkpoints/, CPU, one thread)"
 	@echo "make test         run the whole test suite (unit tests, notebooks, nbgrader round trip, site build)"
 
 install: $(STAMP)
@@ -51,6 +52,12 @@ exercises: $(STAMP)
 
 grade: $(STAMP)
 	$(BIN)/python -m genai_foundations.course grade
+
+# Shared trained models (README, "Conventions for chapters"): retrain every registered checkpoint
+# deterministically and rewrite its .safetensors and .json; commit both.
+.PHONY: checkpoints
+checkpoints: $(STAMP)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/make_checkpoints.py
 
 # The test suite executes each notebook as few times as possible:
 #  1. papermill injects QUICK=True into copies of every chapter and solution notebook
