@@ -37,6 +37,32 @@ def test_derivative_equals_autograd(name):
     torch.testing.assert_close(act.activation_derivative(name, x.detach()), grad, rtol=1e-10, atol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", sorted(act.ELEMENTWISE))
+def test_autograd_through_the_package_functions_equals_torch(name, dtype):
+    """Differentiating the package's f with autograd must give f', also at x = 0 (where a formula
+    written with abs(x) gets the subgradient 0: the old sigmoid and tanh returned 0 instead of 1/4 and 1)."""
+    x = torch.cat([inputs(2).to(dtype), torch.tensor([0.0, 1e-8, -1e-8, 1000.0, -1000.0], dtype=dtype)])
+    leaf = x.clone().requires_grad_(True)
+    (ours,) = torch.autograd.grad(act.activation(name, leaf).sum(), leaf)
+    leaf_t = x.double().requires_grad_(True)
+    (theirs,) = torch.autograd.grad(TORCH_VERSIONS[name](leaf_t).sum(), leaf_t)
+    torch.testing.assert_close(ours, theirs.to(dtype), rtol=8 * torch.finfo(dtype).eps, atol=4 * torch.finfo(dtype).eps)
+    if name == "sigmoid":
+        assert ours[-5].item() == 0.25
+    if name == "tanh":
+        assert ours[-5].item() == 1.0
+
+
+def test_tanh_is_accurate_near_zero_in_float32():
+    """2 sigma(2x) - 1 cancels: it returns 0 for x = 1e-8 and is 7 % off at 1e-6 in float32."""
+    x = torch.tensor([1e-8, 1e-6, 1e-4, -1e-7], dtype=torch.float32)
+    relative = ((act.tanh(x) - torch.tanh(x)) / torch.tanh(x)).abs()
+    assert relative.max() < 4 * torch.finfo(torch.float32).eps
+    cancelling = 2 * act.sigmoid(2 * x) - 1
+    assert cancelling[0] == 0 and ((cancelling[1] - 1e-6) / 1e-6).abs() > 0.05
+
+
 def test_closed_form_derivatives():
     x = torch.linspace(-5, 5, 101, dtype=torch.float64)
     s, t = torch.sigmoid(x), torch.tanh(x)

@@ -75,6 +75,25 @@ def test_precision_recall_curve_equals_sklearn(seed):
     assert (curve.recall[1:] <= curve.recall[:-1]).all()
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_roc_curve_and_auc_equal_sklearn(seed):
+    g = torch.Generator().manual_seed(seed)
+    y_true = labels(80, 2, seed + 30)
+    scores = (torch.rand(80, generator=g, dtype=torch.float64) + 0.4 * y_true).round(decimals=1)  # with ties
+    curve = cm.roc_curve(y_true, scores)
+    fpr, tpr, thresholds = skm.roc_curve(y_true.numpy(), scores.numpy(), drop_intermediate=False)
+    np.testing.assert_allclose(curve.fpr.numpy(), fpr)
+    np.testing.assert_allclose(curve.tpr.numpy(), tpr)
+    np.testing.assert_allclose(curve.thresholds.numpy(), thresholds)
+    assert curve.area() == pytest.approx(skm.roc_auc_score(y_true.numpy(), scores.numpy()), rel=1e-12)
+    # the FPR is one minus the specificity of "score >= t"
+    row = cm.threshold_table(y_true, scores, [float(curve.thresholds[3])])[0]
+    assert float(curve.fpr[3]) == pytest.approx(1 - row["specificity"])
+    assert float(curve.tpr[3]) == pytest.approx(row["recall"])
+    with pytest.raises(ValueError, match="both positive and negative"):
+        cm.roc_curve(torch.tensor([1, 1]), torch.tensor([0.1, 0.2]))
+
+
 def test_threshold_table_trades_precision_for_recall():
     y_true = torch.tensor([0, 0, 1, 0, 1, 1, 1, 0])
     scores = torch.tensor([0.1, 0.3, 0.35, 0.5, 0.6, 0.8, 0.9, 0.95])

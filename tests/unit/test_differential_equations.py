@@ -10,6 +10,9 @@ import torch
 from scipy import stats
 
 from genai_foundations.algorithms.gaussian_paths import CosinePath, LinearPath, score_to_vector_field
+from genai_foundations.algorithms.score_matching import GaussianMixture
+from genai_foundations.appendices import differential_equations as de
+from genai_foundations.grading import ReferenceUnavailableError, references_blocked
 from genai_foundations.algorithms.solvers import euler_maruyama, heun_ode
 from genai_foundations.appendices.differential_equations import (
     GaussianMixture1D, Grid1D, MixtureProbabilityPath, coarsen, fokker_planck_residual, fokker_planck_rhs,
@@ -18,11 +21,11 @@ from genai_foundations.appendices.differential_equations import (
 from genai_foundations.runtime import randn
 
 F64 = torch.float64
-BIMODAL = GaussianMixture1D([0.35, 0.65], [-2.0, 1.5], [0.4, 0.6])
+BIMODAL = GaussianMixture1D([-2.0, 1.5], [0.4, 0.6], [0.35, 0.65])
 
 
 def gaussian(mean: float, std: float) -> GaussianMixture1D:
-    return GaussianMixture1D([1.0], [mean], [std])
+    return GaussianMixture1D([mean], [std])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -60,7 +63,7 @@ def test_sampling_l1_floor_predicts_the_histogram_error():
     grid = Grid1D.uniform(-5, 5, 100)
     exact = BIMODAL.cell_average(grid)
     gen = torch.Generator().manual_seed(1)
-    errors = [l1_distance(histogram_density(BIMODAL.sample(4000, gen), grid), exact, grid) for _ in range(20)]
+    errors = [l1_distance(histogram_density(BIMODAL.sample_points(4000, gen), grid), exact, grid) for _ in range(20)]
     assert np.mean(errors) == pytest.approx(sampling_l1_floor(exact, grid, 4000), rel=0.1)
 
 
@@ -79,9 +82,42 @@ def test_mixture_density_cdf_and_score_against_scipy_and_autograd():
     grid = Grid1D.uniform(-12, 12, 300)
     average = BIMODAL.cell_average(grid)
     assert float(average.sum()) * grid.dx == pytest.approx(1, abs=1e-12) and bool((average > 0).all())
-    samples = BIMODAL.sample(200_000, torch.Generator().manual_seed(2))
+    samples = BIMODAL.sample_points(200_000, torch.Generator().manual_seed(2))
     assert float(samples.mean()) == pytest.approx(BIMODAL.mean, abs=0.01)
     assert float(samples.var()) == pytest.approx(BIMODAL.var, rel=0.01)
+
+
+def test_the_1d_mixture_is_the_shared_mixture_class():
+    """One mixture implementation: the 1-D class is score_matching.GaussianMixture with elementwise methods."""
+    assert isinstance(BIMODAL, GaussianMixture) and BIMODAL.dim == 1
+    general = GaussianMixture([[-2.0], [1.5]], [0.4, 0.6], [0.35, 0.65])
+    x = torch.linspace(-5, 5, 101, dtype=F64)
+    torch.testing.assert_close(BIMODAL.score(x[:, None]), general.score(x[:, None]))       # the (B, 1) convention
+    torch.testing.assert_close(BIMODAL.score(x), general.score(x[:, None])[:, 0])          # elementwise, same numbers
+    torch.testing.assert_close(BIMODAL.log_density(x), general.log_prob(x[:, None]))
+    torch.testing.assert_close(BIMODAL.score(x.reshape(101, 1, 1)), BIMODAL.score(x).reshape(101, 1, 1))
+    # the path's marginal is the shared along_path, and its score is the shared path_score
+    path = MixtureProbabilityPath(BIMODAL)
+    marginal = path.marginal(0.6)
+    assert type(marginal) is GaussianMixture1D and type(BIMODAL.component(0)) is GaussianMixture1D
+    torch.testing.assert_close(marginal.means, general.along_path(LinearPath(), 0.6).means)
+    torch.testing.assert_close(path.score(x, 0.6), general.path_score(LinearPath(), x[:, None], 0.6)[:, 0])
+    draws = BIMODAL.sample_points(7, torch.Generator().manual_seed(0))
+    assert draws.shape == (7,) and draws.dtype == F64
+    assert "means=[-2, 1.5]" in repr(BIMODAL)
+
+
+def test_the_solver_core_is_a_blockable_reference():
+    """p + dt * _rhs(...) is a one-line answer to the exercise's finite-volume step: graders can block it."""
+    p, u = torch.rand(12, dtype=F64), torch.randn(13, dtype=F64)
+
+    def shortcut(p, u_edges, sigma, dx, dt):
+        return p + dt * de._rhs(p, *de._upwind_parts(u_edges), sigma, dx, False)
+
+    torch.testing.assert_close(shortcut(p, u, 0.5, 0.1, 0.01), fokker_planck_step(p, u, 0.5, 0.1, 0.01))
+    assert de._rhs.is_reference
+    with references_blocked(de._rhs), pytest.raises(ReferenceUnavailableError):
+        shortcut(p, u, 0.5, 0.1, 0.01)
 
 
 @pytest.mark.parametrize("path", [LinearPath(), CosinePath()], ids=["linear", "cosine"])
@@ -204,7 +240,7 @@ def test_particles_through_the_sde_match_the_fokker_planck_solution():
     start = gaussian(0.3, 0.2)
     grid = Grid1D.uniform(-3, 3, 120)
     pde = solve_fokker_planck(start.cell_average(grid), drift, sigma, grid, [1.5])
-    x = euler_maruyama(drift, sigma, start.sample(n, gen), 0.0, 1.5, steps=300, generator=gen)
+    x = euler_maruyama(drift, sigma, start.sample_points(n, gen), 0.0, 1.5, steps=300, generator=gen)
     coarse = grid.coarsen(3)
     expected = coarsen(pde.at(1.5), 3)
     distance = l1_distance(histogram_density(x, coarse), expected, coarse)
@@ -300,9 +336,9 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="increasing"):
         solve_continuity(torch.ones(10), lambda x, t: x, grid, [1.0, 0.5])
     with pytest.raises(ValueError, match="sum to 1"):
-        GaussianMixture1D([0.5, 0.6], [0, 1], [1, 1])
+        GaussianMixture1D([0, 1], [1, 1], [0.5, 0.6])
     with pytest.raises(ValueError, match="positive"):
-        GaussianMixture1D([1.0], [0.0], [0.0])
+        GaussianMixture1D([0.0], [0.0])
     with pytest.raises(ValueError, match="noise"):
         ou_euler_maruyama(torch.zeros(3), 1.0, 1.0, 0.1, torch.zeros(5, 4))
     with pytest.raises(ValueError, match="num_cells"):

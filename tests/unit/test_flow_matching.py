@@ -365,3 +365,54 @@ def test_exact_mixture_ode_reproduces_the_data():
     for k in range(3):
         spread = (x1[nearest == k] - MEANS[k]).std(0)
         assert (spread - STDS[k]).abs().max() < 0.1 * STDS[k] + 0.02
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# dtypes and gradients at extreme points
+# ----------------------------------------------------------------------------------------------------------------
+class TimeRecorder(nn.Module):
+    """A float64 'model' that records the dtype of the times it receives."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones((), dtype=torch.float64))
+        self.seen: list[torch.dtype] = []
+
+    def forward(self, x, t, y=None):
+        self.seen.append(t.dtype)
+        return self.weight * x * t.reshape(-1, *([1] * (x.dim() - 1)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_models_receive_times_in_the_dtype_of_the_data(dtype):
+    """A float64 model trained or sampled through the package must see float64 times (they were cast to float32)."""
+    model = TimeRecorder().to(dtype)
+    z = torch.randn(8, 2, dtype=dtype)
+    fm.cfm_loss(model, z, t=torch.full((8,), 1 / 3, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
+    fm.cfm_loss(model, z, generator=torch.Generator().manual_seed(0))
+    fm.sample(model, x0=z, steps=2)
+    assert model.seen and all(d == dtype for d in model.seen)
+    # the time 1/3 reaches a float64 model without rounding to float32
+    if dtype == torch.float64:
+        got = []
+        fm.cfm_loss(lambda x, t: got.append(t) or x, z, t=1 / 3)
+        assert got[0].dtype == torch.float64 and got[0][0].item() == 1 / 3
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mixture_log_density_gradient_at_extreme_points_matches_torch(dtype):
+    """The score of the exact marginal path at 0, +-1e-8 and +-1000 equals autograd through torch.distributions."""
+    path = LinearPath()
+    t = 0.6
+    values = torch.tensor([0.0, 1e-8, -1e-8, 1000.0, -1000.0], dtype=dtype)
+    x = torch.stack([values, values.flip(0)], dim=1).requires_grad_(True)
+    (got,) = torch.autograd.grad(fm.marginal_log_density_mixture(x, t, MEANS, STDS, WEIGHTS, path).sum(), x)
+    a, b = path.alpha(torch.tensor(t, dtype=torch.float64)), path.beta(torch.tensor(t, dtype=torch.float64))
+    scale = (a**2 * STDS**2 + b**2).sqrt()[:, None].expand(3, 2)
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(WEIGHTS),
+        torch.distributions.Independent(torch.distributions.Normal(a * MEANS, scale), 1))
+    x64 = x.detach().double().requires_grad_(True)
+    (want,) = torch.autograd.grad(mixture.log_prob(x64).sum(), x64)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got.double(), want, rtol=1e-6 if dtype == torch.float32 else 1e-10, atol=1e-12)

@@ -89,6 +89,49 @@ def test_binary_cross_entropy_extremes():
     torch.testing.assert_close(out, torch.tensor([500.0, 500.0, 0.0]))
 
 
+def test_binary_cross_entropy_with_logits_gradient_at_zero():
+    """Issue 9: logits [0, 0], targets [0, 1], mean reduction. The old clamp/abs formula gave [0, -0.5]."""
+    z = torch.zeros(2, requires_grad=True)
+    y = torch.tensor([0.0, 1.0])
+    (ours,) = torch.autograd.grad(L.binary_cross_entropy_with_logits(z, y), z)
+    (theirs,) = torch.autograd.grad(F.binary_cross_entropy_with_logits(z, y), z)
+    assert ours.tolist() == theirs.tolist() == [0.25, -0.25]
+    # the gradient is sigmoid(z) - y everywhere, per example
+    z = torch.tensor([-1000.0, -3.0, -1e-8, 0.0, 1e-8, 3.0, 1000.0], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([1.0, 0.0, 1.0, 0.3, 0.0, 1.0, 0.0], dtype=torch.float64)
+    (grad,) = torch.autograd.grad(L.binary_cross_entropy_with_logits(z, y, "sum"), z)
+    torch.testing.assert_close(grad, torch.sigmoid(z.detach()) - y)
+    torch.testing.assert_close(L.softplus(z), torch.logaddexp(torch.zeros_like(z), z))
+
+
+def test_binary_cross_entropy_gradient_is_finite_at_zero_and_one():
+    """The old clamp(log p) multiplied the clamp's zero slope by log's infinite one: NaN at p in {0, 1}."""
+    p = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.25], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0], dtype=torch.float64)
+    (ours,) = torch.autograd.grad(L.binary_cross_entropy(p, y, "sum"), p)
+    (theirs,) = torch.autograd.grad(F.binary_cross_entropy(p, y, reduction="sum"), p)
+    assert torch.isfinite(ours).all()
+    torch.testing.assert_close(ours, theirs, rtol=1e-15, atol=0.0)
+
+
+def test_kl_entropy_cross_entropy_gradients_are_finite_where_probabilities_are_zero():
+    """where(p == 0, 0, p log q) has NaN gradients at p = q = 0; the terms with p = 0 must give 0."""
+    p = torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64, requires_grad=True)
+    q = torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64, requires_grad=True)
+    for value in (L.kl_divergence(p, q), L.cross_entropy(p, q)):
+        grad_p, grad_q = torch.autograd.grad(value, (p, q))
+        assert torch.isfinite(grad_p).all() and torch.isfinite(grad_q).all()
+        assert grad_q[2] == 0
+    (grad,) = torch.autograd.grad(L.entropy(p), p)
+    assert torch.isfinite(grad).all() and grad[2] == 0
+    # a softmax model whose last probability underflows: the same gradient as PyTorch's log-space form
+    z = torch.tensor([0.0, 1.0, -1000.0], requires_grad=True)
+    target = torch.tensor([0.3, 0.7, 0.0])
+    (ours,) = torch.autograd.grad(L.kl_divergence(target, torch.softmax(z, 0)), z)
+    (theirs,) = torch.autograd.grad(F.kl_div(torch.log_softmax(z, 0), target, reduction="sum"), z)
+    torch.testing.assert_close(ours, theirs)
+
+
 def test_worked_examples():
     ce = L.cross_entropy_from_probs(torch.tensor([[0.8, 0.1, 0.1]]), torch.tensor([0]))
     assert round(ce.item(), 4) == 0.2231
@@ -160,6 +203,24 @@ def test_disjoint_supports_kl_infinite_w1_finite():
     assert wasserstein_distance(np.arange(10), np.arange(10), p.numpy(), q.numpy()) == pytest.approx(5.0)
 
 
+def test_wasserstein1_plan_is_a_coupling_whose_cost_is_w1():
+    grid = torch.sort(torch.rand(9, generator=gen(50), dtype=torch.float64) * 5)[0]
+    p, q = random_distributions(1, 9, 51, zeros=True)[0], random_distributions(1, 9, 53)[0]
+    plan = L.wasserstein1_plan(p, q, grid)
+    assert plan.shape == (9, 9) and (plan >= 0).all()
+    torch.testing.assert_close(plan.sum(1), p)
+    torch.testing.assert_close(plan.sum(0), q)
+    cost = (plan * (grid[:, None] - grid[None, :]).abs()).sum()
+    assert cost.item() == pytest.approx(L.wasserstein1_histograms(p, q, grid).item(), rel=1e-12)
+    assert cost.item() == pytest.approx(wasserstein_distance(grid.numpy(), grid.numpy(), p.numpy(), q.numpy()), rel=1e-10)
+    # disjoint supports: every unit of mass moves by the shift
+    g = torch.arange(20, dtype=torch.float64)
+    a = torch.zeros(20, dtype=torch.float64)
+    a[:4] = 0.25
+    shifted = L.wasserstein1_plan(a, torch.roll(a, 10), g)
+    assert torch.equal(shifted.nonzero(), torch.tensor([[i, i + 10] for i in range(4)]))
+
+
 def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="same shape"):
         L.mse(torch.zeros(3), torch.zeros(4))
@@ -173,3 +234,21 @@ def test_bad_inputs_raise_clear_errors():
         L.wasserstein1_histograms(torch.tensor([0.5, 0.5]), torch.tensor([0.5, 0.5]), torch.tensor([1.0, 1.0]))
     with pytest.raises(ValueError, match="1-D samples"):
         L.wasserstein1_samples(torch.zeros(2, 2), torch.zeros(3))
+
+
+def test_transport_plan_diagram_reports_w1():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from genai_foundations.diagrams.losses_transport import draw_transport_plan
+
+    grid = torch.arange(8, dtype=torch.float64)
+    p = torch.tensor([0.5, 0.5, 0, 0, 0, 0, 0, 0], dtype=torch.float64)
+    q = torch.tensor([0, 0, 0, 0.25, 0.25, 0, 0, 0.5], dtype=torch.float64)
+    fig = draw_transport_plan(p, q, grid)
+    w1 = L.wasserstein1_histograms(p, q, grid).item()
+    assert f"{w1:.4g}" in fig._suptitle.get_text()
+    assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)
+    plt.close(fig)

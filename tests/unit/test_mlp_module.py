@@ -43,3 +43,30 @@ def test_errors_say_what_was_expected():
         TimeConditionedMLP()(torch.zeros(2, 2), 0.5, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="no null label"):
         TimeConditionedMLP().null_label
+
+
+def test_mlp_diagram_reads_its_shapes_from_the_model():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle
+
+    from genai_foundations.diagrams.mlp_graph import draw_mlp, draw_neuron, mlp_layers
+
+    net = MLP(3, [4, 12], 2, activation="tanh", norm="layer")
+    layers = mlp_layers(net)
+    assert [layer.width for layer in layers] == [3, 4, 12, 2]
+    assert [layer.weight_shape for layer in layers[1:]] == [(4, 3), (12, 4), (2, 12)]
+    assert layers[1].activation == "Tanh, LayerNorm"
+    ax = draw_mlp(net, max_nodes=6)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "W (12, 4)" in texts and "b (2,)" in texts and "12 units" in texts and "\u22ee" in texts
+    assert f"{sum(p.numel() for p in net.parameters()):,} parameters" in ax.get_title()
+    assert sum(isinstance(p, Circle) for p in ax.patches) == 3 + 4 + 5 + 2   # the 12-wide layer is elided
+    ax = draw_neuron(torch.tensor([1.0, 2.0, -1.0]), torch.tensor([0.5, -0.25, 1.0]), 0.1, "sigmoid")
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "$z = -0.9$" in texts and "0.2891" in texts
+    with pytest.raises(TypeError, match="MLP"):
+        draw_mlp(torch.nn.Linear(2, 2))
+    plt.close("all")

@@ -264,3 +264,36 @@ def test_adam_moves_both_coordinates_at_the_same_pace_on_an_ill_conditioned_bowl
     move = (gd[1] - gd[0]).abs()
     assert move[1] / move[0] == pytest.approx(20.0 / 3.0)
     assert rosenbrock(torch.tensor([1.0, 1.0])) == 0.0
+
+
+def test_warmup_cosine_schedule_climbs_linearly_then_follows_the_cosine():
+    from genai_foundations.architectures.optimizers import warmup_cosine_factor, warmup_cosine_schedule
+
+    factors = [warmup_cosine_factor(s, 20, 4) for s in range(20)]
+    assert factors[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert factors[4] == 1.0 and factors[-1] == pytest.approx(0.5 * (1 + math.cos(math.pi * 15 / 16)))
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))  # non-increasing after the warm-up
+    p = torch.zeros(2, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=0.4)
+    sched = warmup_cosine_schedule(opt, total_steps=20, warmup_steps=4)
+    seen = []
+    for _ in range(20):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert seen == pytest.approx([0.4 * f for f in factors])
+    with pytest.raises(ValueError, match="warmup_steps"):
+        warmup_cosine_factor(0, 10, 10)
+
+
+def test_warmup_cosine_without_warmup_is_torch_cosine_annealing():
+    from genai_foundations.architectures.optimizers import warmup_cosine_schedule
+
+    ours, theirs = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    opt_a, opt_b = torch.optim.SGD([ours], lr=0.3), torch.optim.SGD([theirs], lr=0.3)
+    sched_a = warmup_cosine_schedule(opt_a, total_steps=50)
+    sched_b = torch.optim.lr_scheduler.CosineAnnealingLR(opt_b, T_max=50)
+    for _ in range(50):
+        assert opt_a.param_groups[0]["lr"] == pytest.approx(opt_b.param_groups[0]["lr"], abs=1e-12)
+        opt_a.step(), opt_b.step()
+        sched_a.step(), sched_b.step()

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from genai_foundations.architectures.recurrent import (
-    GRUCell, LSTMCell, Recurrent, RecurrentLanguageModel, RNNCell, bits_per_token, gru_cell, input_gradient_norms,
-    lstm_cell, rnn_cell, sequence_loss, unroll)
+    CELL_BLOCKS, GRUCell, LSTMCell, Recurrent, RecurrentLanguageModel, RNNCell, bits_per_token, critical_path_length,
+    gru_cell, input_gradient_norms, lstm_cell, rnn_cell, sequence_loss, unroll)
 from genai_foundations.data.characters import (
     CharVocabulary, load_char_corpus, random_windows, unigram_bits_per_char)
 from genai_foundations.data.text import python_docs_text
@@ -211,3 +211,82 @@ def test_char_vocabulary_corpus_and_baseline():
     assert math.isclose(unigram_bits_per_char(corpus.train, corpus.train, corpus.vocab.size, alpha=1e-9), entropy,
                         rel_tol=1e-6)
     assert unigram_bits_per_char(corpus.train, corpus.val, corpus.vocab.size) < math.log2(corpus.vocab.size)
+
+
+def _biased(cell, **biases):
+    """Zero weights, and bias_ih set to the given value in the rows of each named block."""
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.zero_()
+        for name, value in biases.items():
+            cell.bias_ih[cell.block_rows(name)] = value
+    return cell
+
+
+def test_lstm_blocks_are_what_the_cell_function_computes():
+    """CELL_BLOCKS (which the diagrams draw) names the rows in the order lstm_cell uses them."""
+    torch.manual_seed(11)
+    x, h, c = (torch.randn(3, k, dtype=torch.float64) for k in (2, 4, 4))
+    cell = LSTMCell(2, 4).double()
+    assert [b.name for b in cell.blocks] == ["i", "f", "g", "o"] and cell.state_names == ("h", "c")
+    assert {b.name: b.activation for b in cell.blocks} == {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid"}
+    _, c_new = _biased(cell, f=50.0, i=-50.0)(x, (h, c))               # forget gate open, input gate shut
+    _close(c_new, c)
+    _, c_new = _biased(cell, f=-50.0, i=50.0, g=0.7)(x, (h, c))        # only the candidate tanh(0.7) is written
+    _close(c_new, torch.full_like(c, math.tanh(0.7)))
+    h_new, c_new = _biased(cell, o=-50.0, g=2.0, i=50.0)(x, (h, c))     # output gate shut: nothing is exposed
+    _close(h_new, torch.zeros_like(h))
+    h_new, c_new = _biased(cell, o=50.0, i=-50.0, f=50.0)(x, (h, c))
+    _close(h_new, torch.tanh(c))                                        # output gate open: h = tanh(c)
+
+
+def test_gru_and_rnn_blocks_are_what_the_cell_functions_compute():
+    torch.manual_seed(12)
+    x, h = torch.randn(3, 2, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64)
+    cell = GRUCell(2, 4).double()
+    assert [b.name for b in cell.blocks] == ["r", "z", "n"] and cell.state_names == ("h",)
+    _close(_biased(cell, z=50.0)(x, h), h)                              # update gate 1: the old state is kept
+    _close(_biased(cell, z=-50.0, n=0.3)(x, h), torch.full_like(h, math.tanh(0.3)))  # replaced by the candidate
+    for reset, expected in ((-50.0, math.tanh(0.3)), (50.0, math.tanh(1.3))):  # r scales W_hn h + b_hn (here b_hn = 1)
+        _biased(cell, z=-50.0, n=0.3, r=reset)
+        with torch.no_grad():
+            cell.bias_hh[cell.block_rows("n")] = 1.0
+        _close(cell(x, h), torch.full_like(h, expected))
+    for nonlinearity in ("tanh", "relu"):
+        rnn = RNNCell(2, 4, nonlinearity=nonlinearity).double()
+        assert [(b.name, b.activation) for b in rnn.blocks] == [("h", nonlinearity)]
+        out = _biased(rnn, h=-0.5)(x, h)
+        expected = math.tanh(-0.5) if nonlinearity == "tanh" else 0.0
+        _close(out, torch.full_like(h, expected))
+    assert set(CELL_BLOCKS) == {"rnn", "lstm", "gru"}
+
+
+def test_state_sizes_and_block_rows():
+    assert LSTMCell(3, 5).state_size == 10 and GRUCell(3, 5).state_size == 5 and RNNCell(3, 5).state_size == 5
+    cell = GRUCell(3, 5)
+    assert cell.block_rows("r") == slice(0, 5) and cell.block_rows("n") == slice(10, 15)
+    assert cell.weight_ih[cell.block_rows("z")].shape == (5, 3)
+    with pytest.raises(ValueError, match="blocks"):
+        cell.block_rows("f")
+
+
+def test_critical_path_grows_with_the_steps_of_a_recurrence_only():
+    torch.manual_seed(13)
+    cell = RNNCell(4, 6)
+    recurrent, projection = [], []
+    for steps in (1, 2, 5, 40):
+        xs = torch.randn(2, steps, 4)
+        outputs, _ = unroll(cell, xs, torch.zeros(2, 6))
+        recurrent.append(critical_path_length(outputs))
+        projection.append(critical_path_length(xs @ cell.weight_ih.T + cell.bias_ih))
+    assert len(set(projection)) == 1                                      # all steps at once: the same depth for any T
+    per_step = (recurrent[1] - recurrent[0])
+    assert per_step >= 2 and all(r == recurrent[0] + per_step * (t - 1) for r, t in zip(recurrent, (1, 2, 5, 40)))
+    # a long chain does not hit Python's recursion limit
+    long_out, _ = unroll(cell, torch.randn(1, 3000, 4), torch.zeros(1, 6))
+    assert critical_path_length(long_out) == recurrent[0] + per_step * 2999
+    # a hand-made chain: ((a * 2) + 1).exp() has three operations after the leaf
+    a = torch.ones(3, requires_grad=True)
+    assert critical_path_length(((a * 2) + 1).exp()) == 3
+    with pytest.raises(ValueError, match="grad_fn"):
+        critical_path_length(torch.ones(3))

@@ -14,14 +14,20 @@ from genai_foundations.architectures.regularization import (
     EarlyStopping,
     clip_by_global_norm,
     clip_grad_norm_,
+    activation_outputs,
     dead_relu_fraction,
+    dead_relu_masks,
     dead_relu_units,
+    exact_zero_fraction,
     gradient_profile,
     initialize_,
     l1_penalty,
+    l1_proximal_step_,
     l2_penalty,
     layer_gradient_norms,
+    saturated_fraction,
     shift_augment,
+    soft_threshold,
     train_classifier,
     weight_parameters,
 )
@@ -253,3 +259,121 @@ def test_errors_say_what_was_expected():
         l2_penalty([], 1.0)
     with pytest.raises(ValueError, match="max_norm"):
         clip_by_global_norm([torch.ones(2)], 0.0)
+
+
+# ----------------------------------------------------------------------------- the proximal L1 step
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_soft_threshold_is_the_closed_form_prox_of_the_absolute_value(dtype):
+    w = torch.tensor([-3.0, -0.5, -0.2, 0.0, 0.2, 0.3, 0.5, 2.0], dtype=dtype)
+    original = w.clone()
+    out = soft_threshold(w, 0.3)
+    expected = torch.tensor([-2.7, -0.2, 0.0, 0.0, 0.0, 0.0, 0.2, 1.7], dtype=dtype)
+    torch.testing.assert_close(out, expected)
+    assert out.dtype == dtype and torch.equal(w, original)  # a new tensor, input untouched
+    assert (out[2:6] == 0).all()  # |w| <= t lands exactly on zero
+    torch.testing.assert_close(soft_threshold(w, 0.0), w)
+
+
+def test_soft_threshold_minimises_the_prox_objective_on_a_grid():
+    g = torch.Generator().manual_seed(0)
+    w = 3 * torch.randn(50, generator=g, dtype=torch.float64)
+    t = 0.7
+    u = torch.linspace(-12, 12, 240001, dtype=torch.float64)  # step 1e-4
+    objective = 0.5 * (u[None, :] - w[:, None]) ** 2 + t * u.abs()[None, :]
+    brute = u[objective.argmin(dim=1)]
+    torch.testing.assert_close(soft_threshold(w, t), brute, atol=1e-4, rtol=0)
+
+
+def test_proximal_gradient_descent_reaches_sklearn_lasso_with_exact_zeros():
+    from sklearn.linear_model import Lasso
+
+    g = torch.Generator().manual_seed(1)
+    n, d = 80, 12
+    X = torch.randn(n, d, generator=g, dtype=torch.float64)
+    true_w = torch.zeros(d, dtype=torch.float64)
+    true_w[:3] = torch.tensor([2.0, -1.5, 1.0], dtype=torch.float64)
+    y = X @ true_w + 0.1 * torch.randn(n, generator=g, dtype=torch.float64)
+    alpha = 0.1  # sklearn's objective: (1/2n)|y - Xw|^2 + alpha |w|_1
+    lipschitz = float(torch.linalg.eigvalsh(X.T @ X / n).max())
+    lr = 1.0 / lipschitz
+    w_prox = torch.zeros(d, dtype=torch.float64, requires_grad=True)
+    w_sub = torch.zeros(d, dtype=torch.float64, requires_grad=True)
+    for _ in range(3000):
+        for w, proximal in ((w_prox, True), (w_sub, False)):
+            loss = 0.5 * ((y - X @ w) ** 2).mean()
+            if not proximal:
+                loss = loss + l1_penalty(w, alpha)  # the subgradient method on the same objective
+            w.grad = None
+            loss.backward()
+            with torch.no_grad():
+                w -= lr * w.grad
+            if proximal:
+                l1_proximal_step_([w], lr, alpha)
+    reference = Lasso(alpha=alpha, fit_intercept=False, tol=1e-12, max_iter=100000).fit(X.numpy(), y.numpy()).coef_
+    torch.testing.assert_close(w_prox.detach(), torch.from_numpy(reference), atol=1e-8, rtol=0)
+    assert exact_zero_fraction([w_prox]) == pytest.approx(float((reference == 0).mean()))
+    assert (reference == 0).sum() >= 5             # the lasso solution is sparse ...
+    assert exact_zero_fraction([w_sub]) == 0.0     # ... but subgradient steps never land on zero
+    assert (w_sub.detach()[torch.from_numpy(reference == 0)].abs() < 2 * lr * alpha).all()  # they hover near it
+
+
+def test_l1_proximal_step_works_in_place_on_every_tensor():
+    params = [p.clone() for p in random_tensors(3)]
+    expected = [soft_threshold(p, 0.1 * 2.0) for p in params]
+    l1_proximal_step_(params, lr=0.1, lam=2.0)
+    for p, e in zip(params, expected):
+        assert torch.equal(p, e)
+    assert exact_zero_fraction(params) == pytest.approx(
+        sum(int((e == 0).sum()) for e in expected) / sum(e.numel() for e in expected))
+    with pytest.raises(ValueError, match="lam"):
+        soft_threshold(torch.ones(2), -0.1)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        soft_threshold([1.0, 2.0], 0.1)
+
+
+# ----------------------------------------------------------------------------- saturation and dead-unit masks
+
+
+def test_dead_relu_masks_mark_the_units_counted_by_dead_relu_units():
+    torch.manual_seed(0)
+    net = MLP(3, [8, 8], 2)
+    with torch.no_grad():
+        net.hidden[0].linear.bias[:3] = -100.0
+    x = torch.randn(64, 3)
+    masks = dead_relu_masks(net, x)
+    assert set(masks) == {"hidden.0.activation", "hidden.1.activation"}
+    assert masks["hidden.0.activation"][:3].all() and masks["hidden.0.activation"].shape == (8,)
+    assert {k: (int(m.sum()), m.numel()) for k, m in masks.items()} == dead_relu_units(net, x)
+
+
+def test_activation_outputs_are_the_outputs_of_each_activation():
+    torch.manual_seed(0)
+    net = MLP(4, [5, 6], 3, activation="tanh")
+    x = torch.randn(7, 4)
+    outs = activation_outputs(net, x)
+    assert list(outs) == ["hidden.0.activation", "hidden.1.activation"]
+    h1 = torch.tanh(net.hidden[0].linear(x))
+    torch.testing.assert_close(outs["hidden.0.activation"], h1)
+    torch.testing.assert_close(outs["hidden.1.activation"], torch.tanh(net.hidden[1].linear(h1)))
+    assert all(not m._forward_hooks for m in net.modules())
+    with pytest.raises(ValueError, match="activation module"):
+        activation_outputs(nn.Sequential(nn.Linear(2, 2)), torch.randn(3, 2))
+
+
+def test_saturated_fraction_uses_a_tenth_of_the_peak_derivative():
+    h = torch.tensor([0.0, 0.5, 0.94, 0.96, -0.96, -0.99])
+    assert saturated_fraction(h, "tanh") == pytest.approx(3 / 6)      # |h| > sqrt(0.9) = 0.9487
+    s = torch.tensor([0.5, 0.03, 0.02, 0.98, 0.97, 0.999])
+    assert saturated_fraction(s, "sigmoid") == pytest.approx(3 / 6)   # 4h(1-h) < 0.1
+    with pytest.raises(ValueError, match="tanh"):
+        saturated_fraction(h, "relu")
+
+
+def test_soft_threshold_equals_torch_softshrink():
+    g = torch.Generator().manual_seed(4)
+    for dtype in (torch.float32, torch.float64):
+        w = torch.randn(200, generator=g, dtype=dtype)
+        for t in (0.0, 0.05, 0.5, 2.0):
+            torch.testing.assert_close(soft_threshold(w, t), F.softshrink(w, lambd=t), rtol=0, atol=0)

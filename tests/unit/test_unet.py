@@ -224,3 +224,95 @@ def test_skips_disabled_zeroes_every_skip_and_restores_them():
         assert torch.count_nonzero(stages[f"up{level} concat"][:, -width:]) == 0
     assert not torch.allclose(before, ablated, atol=1e-4)
     torch.testing.assert_close(before, after)
+
+
+# --- the course notes' layout: every level halves, two middle blocks with their own width ---
+from genai_foundations.architectures.unet import cost_by_resolution, resolution_of_blocks, unet_shape_plan  # noqa: E402
+
+
+def _blocks_by_resolution_recorded(net, x, t):
+    """(H, W) at which every ResidualBlock actually ran, recorded by forward hooks."""
+    sizes = []
+    handles = [m.register_forward_hook(lambda module, inputs, output: sizes.append(tuple(output.shape[-2:])))
+               for m in net.modules() if isinstance(m, ResidualBlock)]
+    with torch.no_grad():
+        net(x, t)
+    for handle in handles:
+        handle.remove()
+    return sizes
+
+
+def test_notes_layout_has_two_residual_blocks_at_8x8():
+    """64x64x3 -> 32 -> 16 -> 8x8x96, two blocks at 8x8x128, back to 64x64x3 (the notes' walk-through)."""
+    notes = UNet(in_channels=3, channels=(32, 64, 96), blocks_per_level=2, emb_dim=32, mid_channels=128,
+                 downsample_last=True)
+    x = torch.randn(1, 3, 64, 64)
+    recorded = describe_shapes(notes, x, 0.5)
+    assert recorded == unet_shape_plan(notes, x.shape)
+    assert recorded == shape_plan(x.shape, (32, 64, 96), emb_dim=32, mid_channels=128, downsample_last=True)
+    shapes = dict(recorded)
+    assert shapes["down2"] == (1, 96, 8, 8) and shapes["mid0"] == shapes["mid1"] == (1, 128, 8, 8)
+    assert shapes["up2 concat"] == (1, 128 + 96, 16, 16) and shapes["conv_out"] == (1, 3, 64, 64)
+    ran = _blocks_by_resolution_recorded(notes, x, 0.5)
+    planned = [(h, w) for _, h, w in resolution_of_blocks(notes, x.shape)]
+    assert ran == planned and planned.count((8, 8)) == 2
+    assert isinstance(notes.mid[0].skip, nn.Conv2d) and isinstance(notes.mid[1].skip, nn.Identity)  # 96 -> 128
+
+
+def test_default_layout_runs_six_blocks_at_the_coarsest_level():
+    """Without downsample_last the last level's down and up blocks join the middle: 2 + 2 + 2 blocks at 8x8."""
+    net = UNet(in_channels=3, channels=(32, 64, 96, 128), blocks_per_level=2, emb_dim=32)
+    x = torch.randn(1, 3, 64, 64)
+    ran = _blocks_by_resolution_recorded(net, x, 0.5)
+    assert ran == [(h, w) for _, h, w in resolution_of_blocks(net, x.shape)]
+    assert ran.count((8, 8)) == 6
+    assert net.mid_channels == 128 and not net.downsample_last
+
+
+def test_new_options_leave_the_default_network_unchanged():
+    """Checkpoints of the diffusion chapters keep loading: same parameter names, shapes and initial values."""
+    for kwargs in ({"channels": (32, 64, 64), "emb_dim": 128, "num_classes": 10}, {"channels": (16, 32), "emb_dim": 64}):
+        torch.manual_seed(3)
+        default = UNet(**kwargs)
+        torch.manual_seed(3)
+        explicit = UNet(**kwargs, mid_channels=kwargs["channels"][-1], downsample_last=False)
+        a, b = default.state_dict(), explicit.state_dict()
+        assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+    assert sum(p.numel() for p in UNet(channels=(32, 64, 64), emb_dim=128, num_classes=10).parameters()) == 778_337
+    with pytest.raises(ValueError, match="mid_channels"):
+        UNet(channels=(8, 16), mid_channels=0)
+
+
+@pytest.mark.parametrize("size", [8, 7, 28])
+def test_notes_layout_works_for_odd_sizes(size):
+    net = UNet(in_channels=1, channels=(8, 16), emb_dim=16, mid_channels=24, downsample_last=True)
+    x = torch.randn(2, 1, size, size)
+    assert net(x, torch.rand(2)).shape == x.shape
+    assert describe_shapes(net, x, 0.3) == unet_shape_plan(net, x.shape)
+
+
+def test_cost_by_resolution_counts_every_parameter_and_the_convolution_work():
+    net = UNet(in_channels=1, channels=(8, 16), emb_dim=16, num_classes=3)
+    x = torch.randn(2, 1, 8, 8)
+    costs = cost_by_resolution(net, x, 0.5, torch.tensor([0, 1]))
+    assert list(costs) == ["8x8", "4x4", "vector"]
+    assert sum(c["parameters"] for c in costs.values()) == sum(p.numel() for p in net.parameters())
+    assert costs["vector"]["macs"] == 0
+    # conv_in alone: 3x3, 1 -> 8 channels, on 8x8: 9 * 1 * 8 * 64 multiply-accumulates
+    only_in = UNet(in_channels=1, channels=(8,), emb_dim=16)
+    macs = {name: 0 for name in ("all",)}
+    for m in only_in.modules():
+        if isinstance(m, nn.Conv2d):
+            macs["all"] += 9 * m.in_channels * m.out_channels * 64 if m.kernel_size == (3, 3) else m.in_channels * m.out_channels * 64
+    assert cost_by_resolution(only_in, x, 0.5)["8x8"]["macs"] == macs["all"]
+    with pytest.raises(TypeError, match="UNet"):
+        cost_by_resolution(nn.Linear(2, 2), x, 0.5)
+
+
+def test_shape_plan_rejects_a_bad_middle_width():
+    with pytest.raises(ValueError, match="mid_channels"):
+        shape_plan((1, 1, 8, 8), (8, 16), mid_channels=-3)
+    with pytest.raises(TypeError, match="UNet"):
+        unet_shape_plan(nn.Conv2d(1, 1, 1), (1, 1, 8, 8))
+    with pytest.raises(ValueError, match="input channels"):
+        unet_shape_plan(UNet(in_channels=1, channels=(8,), emb_dim=8), (1, 3, 8, 8))

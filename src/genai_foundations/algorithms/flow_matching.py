@@ -91,8 +91,10 @@ def training_pair(path: GaussianPath, z: torch.Tensor, t: torch.Tensor | float,
     return sample_conditional(path, z, t, eps), path.alpha_dot(tt) * z + path.beta_dot(tt) * eps
 
 
-def _model_time(t: torch.Tensor | float, batch: int, device: torch.device) -> torch.Tensor:
-    t = torch.as_tensor(t, dtype=torch.float32, device=device)
+def _model_time(t: torch.Tensor | float, batch: int, like: torch.Tensor) -> torch.Tensor:
+    """The time handed to the model: shape (B,), on the device and in the floating dtype of the data ``like``."""
+    dtype = like.dtype if like.is_floating_point() else torch.get_default_dtype()
+    t = torch.as_tensor(t, dtype=dtype, device=like.device)
     return t.expand(batch) if t.dim() == 0 else t.reshape(batch)
 
 
@@ -126,7 +128,7 @@ def cfm_loss(model: Callable[..., torch.Tensor], z: torch.Tensor, path: Gaussian
     x_t, target = training_pair(path, z, t, eps)
     if y is not None and p_uncond > 0:   # label dropout: the null label replaces y with probability p_uncond
         y = drop_labels(y, p_uncond, resolve_null_label(model, null_label), generator)
-    time = _model_time(t, batch, z.device)
+    time = _model_time(t, batch, z)
     with autocast(z.device):
         prediction = model(x_t, time) if y is None else model(x_t, time, y)
     if prediction.shape != z.shape:
@@ -159,7 +161,7 @@ def model_field(model: Callable[..., torch.Tensor], y: torch.Tensor | None = Non
     """
 
     def field(x: torch.Tensor, t: float) -> torch.Tensor:
-        time = torch.full((x.shape[0],), float(t), device=x.device)
+        time = _model_time(float(t), x.shape[0], x)
         with autocast(x.device):
             if y is None:
                 u = model(x, time)

@@ -232,7 +232,12 @@ def mog_cdf_flow(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
 
     ``x`` has shape (B,); ``weights`` (summing to 1), ``means`` and ``stds`` have
     shape (K,). The derivative is computed in log space (``logsumexp``) so that
-    it stays finite far in the tails; ``z`` is clamped to [0, 1] against rounding. Returns ``(z, logdet)``, both of shape (B,).
+    it stays finite far in the tails. Rounding can leave the sum a unit in the last place
+    outside [0, 1] (the weights may sum to 1 + 1 ulp), so the *value* of ``z`` is clamped,
+    but its gradient is the gradient of the unclamped sum: ``torch.clamp`` would return a
+    zero gradient wherever ``z`` lands on 0 or 1 exactly, which happens in float32 from
+    about 5.3 standard deviations above the top component on, where the true derivative
+    :math:`f(x)` is still positive. Returns ``(z, logdet)``, both of shape (B,).
     """
     if x.dim() != 1:
         raise ValueError(f"x must have shape (B,), got {tuple(x.shape)}")
@@ -240,7 +245,8 @@ def mog_cdf_flow(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
         raise ValueError(f"weights, means and stds must share one shape (K,), got "
                          f"{tuple(weights.shape)}, {tuple(means.shape)}, {tuple(stds.shape)}")
     u = (x[:, None] - means) / stds
-    z = (weights * torch.special.ndtr(u)).sum(dim=1).clamp(0.0, 1.0)  # rounding could leave [0, 1] by 1 ulp
+    raw = (weights * torch.special.ndtr(u)).sum(dim=1)
+    z = raw + (raw.clamp(0.0, 1.0) - raw).detach()   # the clamped value, with the gradient of the smooth sum
     log_pdf = torch.logsumexp(torch.log(weights) - torch.log(stds) - 0.5 * (u**2 + LOG_2PI), dim=1)
     return z, log_pdf
 

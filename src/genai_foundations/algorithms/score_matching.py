@@ -115,7 +115,9 @@ class GaussianMixture:
     which has no float64) and returns the input's dtype. :meth:`along_path`
     gives the marginal :math:`p_t` of a Gaussian path started from this
     mixture, and :meth:`path_score` its score, the exact :math:`\\nabla \\log p_t`
-    that score matching tries to learn.
+    that score matching tries to learn. The appendix's
+    :class:`~genai_foundations.appendices.differential_equations.GaussianMixture1D`
+    is this class on the line, with elementwise methods for densities on a grid.
     """
 
     def __init__(self, means: torch.Tensor | Sequence, stds: torch.Tensor | Sequence | float,
@@ -174,11 +176,11 @@ class GaussianMixture:
         """Component ``k`` alone, as a one-component mixture (the class-conditional density)."""
         if not 0 <= k < self.num_components:
             raise ValueError(f"component must lie in 0..{self.num_components - 1}, got {k}")
-        return GaussianMixture(self.means[k:k + 1], self.stds[k:k + 1])
+        return type(self)(self.means[k:k + 1], self.stds[k:k + 1])
 
     def sample(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu",
-               return_labels: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``n`` float32 draws (n, d): pick component k with probability :math:`\\pi_k`, then :math:`\\mu_k + s_k \\varepsilon`.
+               return_labels: bool = False, dtype: torch.dtype = torch.float32) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``n`` draws (n, d) (float32 unless ``dtype`` says otherwise): component k with probability :math:`\\pi_k`, then :math:`\\mu_k + s_k \\varepsilon`.
 
         With ``return_labels`` also the (n,) tensor of component indices.
         """
@@ -186,7 +188,7 @@ class GaussianMixture:
             raise ValueError(f"n must be a positive int, got {n!r}")
         labels = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
-        points = (self.means[labels] + self.stds[labels, None] * noise).float().to(device)
+        points = (self.means[labels] + self.stds[labels, None] * noise).to(device, dtype)
         return (points, labels.to(device)) if return_labels else points
 
     def along_path(self, path: GaussianPath, t: float) -> "GaussianMixture":
@@ -196,7 +198,7 @@ class GaussianMixture:
         """
         t = torch.tensor(float(t), dtype=torch.float64)
         a, b = path.alpha(t), path.beta(t)
-        return GaussianMixture(a * self.means, torch.sqrt(a**2 * self.stds**2 + b**2), self.weights)
+        return type(self)(a * self.means, torch.sqrt(a**2 * self.stds**2 + b**2), self.weights)
 
     @reference
     def path_score(self, path: GaussianPath, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:

@@ -17,6 +17,10 @@ steps of size :math:`h = (t_1 - t_0) / \\text{steps}`, with the field called as
 
 Every solver can return the whole trajectory (``return_path=True``), a tensor
 of shape (steps + 1, *x.shape).
+
+:func:`euler_ode` and :func:`euler_maruyama` are marked as graded references:
+an exercise that asks for an Euler step or an Euler-Maruyama simulation can
+block them (``also_block``), since either solves such a task in one call.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Callable
 
 import torch
 
+from genai_foundations.grading import reference
 from genai_foundations.runtime import randn
 
 Field = Callable[[torch.Tensor, float], torch.Tensor]
@@ -40,6 +45,7 @@ def _finish(path: list[torch.Tensor], return_path: bool) -> torch.Tensor:
     return torch.stack(path) if return_path else path[-1]
 
 
+@reference
 @torch.no_grad()
 def euler_ode(field: Field, x0: torch.Tensor, t0: float = 0.0, t1: float = 1.0, steps: int = 100,
               return_path: bool = False) -> torch.Tensor:
@@ -88,6 +94,7 @@ def _diffusion_term(sigma: float | Callable[[float], float], t: float) -> float:
     return float(sigma(t)) if callable(sigma) else float(sigma)
 
 
+@reference
 @torch.no_grad()
 def euler_maruyama(drift: Field, sigma: float | Callable[[float], float], x0: torch.Tensor, t0: float = 0.0,
                    t1: float = 1.0, steps: int = 100, generator: torch.Generator | None = None,

@@ -22,7 +22,9 @@ line, where a density fits on a grid:
   (:func:`fokker_planck_residual`);
 * closed forms: the moments of the Ornstein-Uhlenbeck process
   (:func:`ou_mean_var`), 1-D Gaussian mixtures with their exact score
-  (:class:`GaussianMixture1D`) and the probability path they induce under a
+  (:class:`GaussianMixture1D`, the shared
+  :class:`~genai_foundations.algorithms.score_matching.GaussianMixture` with
+  elementwise methods) and the probability path they induce under a
   Gaussian path of :mod:`genai_foundations.algorithms.gaussian_paths`, with its
   exact vector field, score and (for one component) flow map
   (:class:`MixtureProbabilityPath`).
@@ -44,6 +46,7 @@ from typing import Callable, Sequence
 import torch
 
 from genai_foundations.algorithms.gaussian_paths import GaussianPath, LinearPath
+from genai_foundations.algorithms.score_matching import GaussianMixture
 from genai_foundations.grading import reference
 from genai_foundations.runtime import randn
 
@@ -190,7 +193,8 @@ def _log_joint(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
     """:math:`\\log w_k + \\log \\mathcal N(x; m_k, v_k)` and :math:`x - m_k`, shape (K, *x.shape), with :math:`v_k` shaped to broadcast.
 
     The component axis comes first: elementwise work on (K, N) tensors is much
-    faster than on (N, K) ones when K is small.
+    faster than on (N, K) ones when K is small (the particle simulations call
+    this for tens of thousands of points at every step).
     """
     shape = (-1,) + (1,) * x.dim()
     m, var = means.to(x.device, x.dtype).reshape(shape), variances.to(x.device, x.dtype).reshape(shape)
@@ -199,56 +203,51 @@ def _log_joint(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
     return constant - 0.5 * diff**2 / var, diff, var
 
 
-class GaussianMixture1D:
-    """:math:`p(x) = \\sum_k w_k\\, \\mathcal N(x; \\mu_k, s_k^2)` with its exact score.
+class GaussianMixture1D(GaussianMixture):
+    """A :class:`~genai_foundations.algorithms.score_matching.GaussianMixture` on the line, with elementwise methods.
 
-    The score is :math:`\\nabla_x \\log p(x) = \\sum_k r_k(x)\\, \\big(-(x - \\mu_k)/s_k^2\\big)` with the
-    responsibilities :math:`r_k(x) = w_k \\mathcal N(x; \\mu_k, s_k^2) / p(x)`. Inputs
-    of any shape are treated elementwise (each entry is a point on the line).
+    :math:`p(x) = \\sum_k w_k\\, \\mathcal N(x; \\mu_k, s_k^2)`, built as
+    ``GaussianMixture1D(means, stds, weights)`` (the argument order of the
+    parent class; uniform weights when omitted). Everything the parent class
+    offers (validation, ``log_prob``/``score``/``path_score`` on (B, 1) batches,
+    ``along_path``, ``sample``) is inherited; this class adds what a density on a
+    grid needs, with **points given as tensors of any shape** (each entry is a
+    point): :meth:`log_density`, :meth:`density`, :meth:`score`, :meth:`cdf`,
+    :meth:`cell_average`, :meth:`sample_points`, and the moments :attr:`mean`
+    and :attr:`var`. On a (B, 1) tensor, :meth:`score` agrees with the parent's.
+    The score is :math:`-\\sum_k r_k(x)\\,(x - \\mu_k)/s_k^2` with the
+    responsibilities :math:`r_k(x) = w_k \\mathcal N(x; \\mu_k, s_k^2) / p(x)`.
     """
 
-    def __init__(self, weights: Sequence[float] | torch.Tensor, means: Sequence[float] | torch.Tensor,
-                 stds: Sequence[float] | torch.Tensor):
-        weights, means, stds = (torch.as_tensor(v, dtype=torch.float64).detach().cpu().reshape(-1)
-                                for v in (weights, means, stds))
-        if not (len(weights) == len(means) == len(stds) >= 1):
-            raise ValueError(f"weights, means and stds need the same length K >= 1, got "
-                             f"{len(weights)}, {len(means)} and {len(stds)}")
-        if (weights < 0).any() or not math.isclose(float(weights.sum()), 1.0, abs_tol=1e-9):
-            raise ValueError(f"weights must be non-negative and sum to 1, got {weights.tolist()}")
-        if not (stds > 0).all():
-            raise ValueError(f"stds must be positive, got {stds.tolist()}")
-        self.weights, self.means, self.stds = weights, means, stds
+    def __init__(self, means: Sequence[float] | torch.Tensor, stds: Sequence[float] | torch.Tensor | float,
+                 weights: Sequence[float] | torch.Tensor | None = None):
+        super().__init__(torch.as_tensor(means, dtype=torch.float64).reshape(-1, 1), stds, weights)
 
     def __repr__(self) -> str:
         def fmt(v: torch.Tensor) -> str:
-            return "[" + ", ".join(f"{float(a):.4g}" for a in v) + "]"
-        return f"GaussianMixture1D(weights={fmt(self.weights)}, means={fmt(self.means)}, stds={fmt(self.stds)})"
+            return "[" + ", ".join(f"{float(a):.4g}" for a in v.reshape(-1)) + "]"
+        return f"GaussianMixture1D(means={fmt(self.means)}, stds={fmt(self.stds)}, weights={fmt(self.weights)})"
 
-    def _log_joint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return _log_joint(x, self.weights, self.means, self.stds**2)
+    def _elementwise(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return _log_joint(x, self.weights, self.means[:, 0], self.stds**2)
 
     def log_density(self, x: torch.Tensor) -> torch.Tensor:
         """:math:`\\log p(x)`, elementwise."""
-        return torch.logsumexp(self._log_joint(x)[0], dim=0)
+        return torch.logsumexp(self._elementwise(x)[0], dim=0)
 
     def density(self, x: torch.Tensor) -> torch.Tensor:
         """:math:`p(x)`, elementwise."""
         return self.log_density(x).exp()
 
-    def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
-        """:math:`r_k(x)`, shape (K, *x.shape)."""
-        return torch.softmax(self._log_joint(x)[0], dim=0)
-
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """:math:`\\nabla_x \\log p(x) = -\\sum_k r_k(x)\\,(x - \\mu_k)/s_k^2`, elementwise."""
-        log_joint, diff, var = self._log_joint(x)
+        """:math:`\\nabla_x \\log p(x) = -\\sum_k r_k(x)\\,(x - \\mu_k)/s_k^2`, elementwise (any shape)."""
+        log_joint, diff, var = self._elementwise(x)
         return -(torch.softmax(log_joint, dim=0) * (diff / var)).sum(0)
 
     def cdf(self, x: torch.Tensor) -> torch.Tensor:
-        """:math:`P(X \\le x) = \\sum_k w_k\\, \\Phi((x - \\mu_k)/s_k)`."""
+        """:math:`P(X \\le x) = \\sum_k w_k\\, \\Phi((x - \\mu_k)/s_k)`, elementwise."""
         shape = (-1,) + (1,) * x.dim()
-        m, s = self.means.to(x.device, x.dtype).reshape(shape), self.stds.to(x.device, x.dtype).reshape(shape)
+        m, s = self.means[:, 0].to(x.device, x.dtype).reshape(shape), self.stds.to(x.device, x.dtype).reshape(shape)
         w = self.weights.to(x.device, x.dtype).reshape(shape)
         return (w * torch.special.ndtr((x - m) / s)).sum(0)
 
@@ -260,7 +259,7 @@ class GaussianMixture1D:
         but positive mass instead of cancelling to zero.
         """
         edges = grid.edges
-        m, s = self.means.to(edges), self.stds.to(edges)
+        m, s = self.means[:, 0].to(edges), self.stds.to(edges)
         z = (edges[:, None] - m) / s                                  # (N + 1, K)
         lower, upper = z[:-1], z[1:]
         mass = torch.where(lower > 0, torch.special.ndtr(-lower) - torch.special.ndtr(-upper),
@@ -270,21 +269,19 @@ class GaussianMixture1D:
 
     @property
     def mean(self) -> float:
-        return float((self.weights * self.means).sum())
+        """:math:`\\sum_k w_k \\mu_k`."""
+        return float((self.weights * self.means[:, 0]).sum())
 
     @property
     def var(self) -> float:
-        second = (self.weights * (self.stds**2 + self.means**2)).sum()
+        """:math:`\\sum_k w_k (s_k^2 + \\mu_k^2) - (\\sum_k w_k \\mu_k)^2`."""
+        second = (self.weights * (self.stds**2 + self.means[:, 0] ** 2)).sum()
         return float(second) - self.mean**2
 
-    def sample(self, num_samples: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu",
-               dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        """``num_samples`` draws, shape (num_samples,): a component :math:`k \\sim w`, then :math:`\\mu_k + s_k \\varepsilon`."""
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be positive, got {num_samples}")
-        k = torch.multinomial(self.weights, num_samples, replacement=True, generator=generator)
-        noise = randn((num_samples,), "cpu", generator, torch.float64)
-        return (self.means[k] + self.stds[k] * noise).to(device, dtype)
+    def sample_points(self, num_samples: int, generator: torch.Generator | None = None,
+                      device: torch.device | str = "cpu", dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """``num_samples`` draws as a flat tensor (num_samples,): :meth:`sample` without the coordinate axis."""
+        return self.sample(num_samples, generator, device, dtype=dtype)[:, 0]
 
 
 def _time(t: float | torch.Tensor) -> torch.Tensor:
@@ -331,13 +328,12 @@ class MixtureProbabilityPath:
         t = _time(t)
         a, b = self.path.alpha(t), self.path.beta(t)
         ad, bd = self.path.alpha_dot(t), self.path.beta_dot(t)
-        mu, s2 = self.data.means, self.data.stds**2
+        mu, s2 = self.data.means[:, 0], self.data.stds**2
         return a * mu, a**2 * s2 + b**2, ad * mu, 2 * a * ad * s2 + 2 * b * bd
 
     def marginal(self, t: float | torch.Tensor) -> GaussianMixture1D:
         """:math:`p_t` as a :class:`GaussianMixture1D`."""
-        m, v, _, _ = self.component_moments(t)
-        return GaussianMixture1D(self.data.weights, m, v.sqrt())
+        return self.data.along_path(self.path, float(_time(t)))
 
     def density(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         return self.marginal(t).density(x)
@@ -456,6 +452,7 @@ def _upwind_parts(u_edges: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return u.clamp(min=0), u.clamp(max=0)
 
 
+@reference
 def _rhs(p: torch.Tensor, u_pos: torch.Tensor, u_neg: torch.Tensor, sigma: float, dx: float,
          muscl: bool) -> torch.Tensor:
     """:func:`fokker_planck_rhs` without the argument checks (the solver's inner loop)."""

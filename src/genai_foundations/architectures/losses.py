@@ -15,7 +15,12 @@ finite set, :math:`p` is the "true" one and :math:`q` the model.
   :math:`H(p) = -\\sum_i p_i\\log p_i`, :math:`H(p, q) = -\\sum_i p_i \\log q_i = \\mathrm{KL}(p\\,\\|\\,q) + H(p)`;
 * the Wasserstein-1 (earth mover's) distance in one dimension,
   :math:`W_1(P, Q) = \\int |F_P(x) - F_Q(x)|\\,dx` with the cumulative
-  distribution functions :math:`F`.
+  distribution functions :math:`F`, and the optimal transport plan behind it.
+
+The "stable" formulas are written so that autograd's gradient is right as
+well as the value: a kink that belongs only to the formula (``abs``,
+``clamp``, the branch of a ``where``) is written so that both sides of it are
+differentiated consistently (see :func:`softplus` and :func:`_xlogy`).
 
 Every function agrees with ``torch.nn.functional`` (or SciPy for :math:`W_1`);
 the unit tests check that.
@@ -77,7 +82,7 @@ def mae(prediction: torch.Tensor, target: torch.Tensor, reduction: str = "mean")
 
 
 def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
-    top = logits.amax(dim=-1, keepdim=True)
+    top = logits.amax(dim=-1, keepdim=True).detach()   # a constant shift: no gradient through the max
     return logits - top - torch.log(torch.exp(logits - top).sum(dim=-1, keepdim=True))
 
 
@@ -130,31 +135,81 @@ def cross_entropy_from_probs(probs: torch.Tensor, targets: torch.Tensor, reducti
     return _reduce(-torch.log(probs.gather(1, targets.long().unsqueeze(1)).squeeze(1)), reduction)
 
 
+class _BinaryCrossEntropyFromProbs(torch.autograd.Function):
+    """Element-wise BCE from probabilities with PyTorch's clamped logarithms and PyTorch's gradient.
+
+    Forward: :math:`-[y\\,\\max(\\log\\hat p, -100) + (1-y)\\max(\\log(1-\\hat p), -100)]`.
+    Backward: :math:`\\partial\\ell/\\partial\\hat p = (\\hat p - y)/\\max(\\hat p(1-\\hat p), 10^{-12})`
+    and :math:`\\partial\\ell/\\partial y = \\max(\\log(1-\\hat p), -100) - \\max(\\log\\hat p, -100)`,
+    the exact slope of the forward in :math:`y` (PyTorch leaves this one
+    unclamped and returns :math:`\\pm\\infty` at :math:`\\hat p \\in \\{0, 1\\}`).
+    Left to autograd, the clamp would multiply its zero slope by the infinite
+    slope of :math:`\\log` at :math:`\\hat p \\in \\{0, 1\\}` and return NaN.
+    """
+
+    #: PyTorch's floor for :math:`\\hat p(1-\\hat p)`: the float32 number nearest to 1e-12, also in float64.
+    EPSILON = 9.999999960041972e-13
+
+    @staticmethod
+    def forward(ctx, probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        log_p = torch.log(probs).clamp(min=-100.0)
+        log_not_p = torch.log1p(-probs).clamp(min=-100.0)
+        ctx.save_for_backward(probs, targets, log_p, log_not_p)
+        return -(targets * log_p + (1 - targets) * log_not_p)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        probs, targets, log_p, log_not_p = ctx.saved_tensors
+        grad_probs = grad_targets = None
+        if ctx.needs_input_grad[0]:
+            grad_probs = grad * (probs - targets) / (probs * (1 - probs)).clamp(min=_BinaryCrossEntropyFromProbs.EPSILON)
+        if ctx.needs_input_grad[1]:
+            grad_targets = grad * (log_not_p - log_p)
+        return grad_probs, grad_targets
+
+
 @reference
 def binary_cross_entropy(probs: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Binary cross-entropy :math:`-[y\\log \\hat p + (1-y)\\log(1-\\hat p)]` from probabilities :math:`\\hat p`.
 
     Like ``F.binary_cross_entropy``, each logarithm is clamped at -100, so a
-    confident wrong answer costs 100 instead of infinity.
+    confident wrong answer costs 100 instead of infinity, and the gradient is
+    PyTorch's, finite also at :math:`\\hat p \\in \\{0, 1\\}` (see
+    :class:`_BinaryCrossEntropyFromProbs`).
     """
     _same_shape(probs, targets, "probs and targets")
     if probs.numel() and (probs.min() < 0 or probs.max() > 1):
         raise ValueError("probs must lie in [0, 1]")
-    log_p = torch.log(probs).clamp(min=-100.0)
-    log_not_p = torch.log1p(-probs).clamp(min=-100.0)
-    return _reduce(-(targets * log_p + (1 - targets) * log_not_p), reduction)
+    targets = targets.to(probs.dtype)
+    return _reduce(_BinaryCrossEntropyFromProbs.apply(probs, targets), reduction)
+
+
+def softplus(z: torch.Tensor) -> torch.Tensor:
+    """:math:`\\log(1 + e^{z})`, without overflow and with the exact gradient :math:`\\sigma(z)`.
+
+    :math:`\\log(1+e^{z}) = \\max(z, 0) + \\log(1 + e^{-|z|})`. Written with
+    ``clamp`` and ``abs``, autograd takes the slope 1 of the first term at
+    :math:`z = 0` and the slope 0 of :math:`|z|`, so it returns 1 instead of
+    :math:`\\sigma(0) = 1/2`. Here both pieces are written with the same
+    ``where``, so at :math:`z = 0` both are differentiated on the side
+    :math:`z \\ge 0`: :math:`1 - 1/2 = 1/2`.
+    """
+    positive = z >= 0
+    a = torch.where(positive, z, -z)                         # |z|, differentiated as the selected branch
+    return torch.where(positive, z, torch.zeros_like(z)) + torch.log1p(torch.exp(-a))
 
 
 @reference
 def binary_cross_entropy_with_logits(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Binary cross-entropy from a logit :math:`z` (with :math:`\\hat p = \\sigma(z)`), stably.
 
-    :math:`-[y\\log\\sigma(z) + (1-y)\\log(1-\\sigma(z))] = \\max(z, 0) - yz + \\log(1 + e^{-|z|})`:
-    the right-hand side never exponentiates a positive number. Same as
-    ``F.binary_cross_entropy_with_logits``.
+    :math:`-[y\\log\\sigma(z) + (1-y)\\log(1-\\sigma(z))] = \\log(1 + e^{z}) - yz`
+    (:func:`softplus`, which never exponentiates a positive number). Its
+    gradient is :math:`\\sigma(z) - y`, also at :math:`z = 0`. Same as
+    ``F.binary_cross_entropy_with_logits``, in value and gradient.
     """
     _same_shape(logits, targets, "logits and targets")
-    losses = logits.clamp(min=0) - targets * logits + torch.log1p(torch.exp(-logits.abs()))
+    losses = softplus(logits) - targets * logits
     return _reduce(losses, reduction)
 
 
@@ -179,8 +234,19 @@ def _check_distributions(p: torch.Tensor, q: torch.Tensor | None = None) -> None
 
 
 def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """:math:`x \\log y` with the convention :math:`0 \\log y = 0` (also for :math:`y = 0`)."""
-    return torch.where(x == 0, torch.zeros_like(x), x * torch.log(y))
+    """:math:`x \\log y` with the convention :math:`0 \\log y = 0` (also for :math:`y = 0`), with finite gradients there.
+
+    A plain ``where(x == 0, 0, x * log(y))`` has the right value, but its
+    backward pass multiplies the zero gradient of the unused branch by the
+    infinite derivative :math:`x/y` or :math:`\\log y` of that branch and
+    returns NaN at :math:`x = y = 0`. Feeding the logarithm a harmless 1 where
+    :math:`x = 0` (a second ``where``) keeps the unused branch finite: there
+    the gradient is 0 with respect to both arguments, as for ``torch.xlogy``
+    in :math:`x`.
+    """
+    zero = x == 0
+    safe_y = torch.where(zero, torch.ones_like(y), y)
+    return torch.where(zero, torch.zeros_like(x), x * torch.log(safe_y))
 
 
 @reference
@@ -206,10 +272,15 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     :math:`q` calls impossible something that happens. Equals
     ``F.kl_div(q.log(), p, reduction="none").sum(-1)``, except where
     :math:`p_i = q_i = 0`: PyTorch computes :math:`0 \\cdot (-\\infty)` = NaN there.
+    Gradients are finite wherever the value is (0 for the terms with
+    :math:`p_i = 0`), so a model :math:`q = \\operatorname{softmax}(z)` whose
+    probabilities underflow to 0 still gets a gradient (see :func:`_xlogy`).
     """
     _check_distributions(p, q)
-    terms = torch.where(p == 0, torch.zeros_like(p), p * (torch.log(p) - torch.log(q)))
-    return terms.sum(dim=-1)
+    zero = p == 0
+    one = torch.ones_like(p)
+    log_ratio = torch.log(torch.where(zero, one, p)) - torch.log(torch.where(zero, one, q))  # 0 where p = 0
+    return torch.where(zero, torch.zeros_like(p), p * log_ratio).sum(dim=-1)
 
 
 # --- Wasserstein-1 in one dimension ---------------------------------------------------------------------------------
@@ -255,3 +326,34 @@ def wasserstein1_histograms(p: torch.Tensor, q: torch.Tensor, grid: torch.Tensor
         raise ValueError("grid must be strictly increasing")
     cdf_diff = torch.cumsum(p - q, dim=0)[:-1]
     return (cdf_diff.abs() * gaps.to(cdf_diff.dtype)).sum()
+
+
+def wasserstein1_plan(p: torch.Tensor, q: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """The optimal transport plan :math:`\\gamma` between two distributions on one sorted 1-D grid.
+
+    ``gamma[i, j]`` is the mass moved from :math:`g_i` (under ``p``) to
+    :math:`g_j` (under ``q``); its row sums are ``p`` and its column sums ``q``.
+    In one dimension the monotone plan is optimal: fill the leftmost hole with
+    the leftmost earth and move on (the "north-west corner" rule), so its cost
+    :math:`\\sum_{ij} \\gamma_{ij} |g_i - g_j|` equals
+    :func:`wasserstein1_histograms`. Returns a float64 (K, K) matrix on the CPU.
+    """
+    _check_distributions(p, q)
+    if p.dim() != 1 or grid.shape != p.shape:
+        raise ValueError(f"p, q and grid must be 1-D of the same length, got {tuple(p.shape)} and {tuple(grid.shape)}")
+    if (grid[1:] - grid[:-1] <= 0).any():
+        raise ValueError("grid must be strictly increasing")
+    supply = (p / p.sum()).detach().double().cpu().tolist()
+    demand = (q / q.sum()).detach().double().cpu().tolist()
+    plan = torch.zeros(len(supply), len(demand), dtype=torch.float64)
+    i = j = 0
+    while i < len(supply) and j < len(demand):
+        moved = min(supply[i], demand[j])
+        plan[i, j] += moved
+        supply[i] -= moved
+        demand[j] -= moved
+        if supply[i] <= 1e-15:   # this pile is empty: next pile
+            i += 1
+        else:                    # this hole is full: next hole
+            j += 1
+    return plan

@@ -22,6 +22,8 @@ over, so :func:`sgd_epoch` implements all three with a ``batch_size``
 against ``torch.optim.SGD``, ``torch.optim.Adam`` and ``torch.optim.AdamW``
 step for step. :func:`train_with_batches` runs any optimiser with a given
 batch size and records the loss against updates, epochs and wall-clock time.
+:func:`warmup_cosine_schedule` (eq. WARMUP) is the linear warm-up and cosine
+decay of the learning rate used by the training-issues chapter.
 """
 
 from __future__ import annotations
@@ -367,6 +369,44 @@ def train_with_batches(
                                              "updates; lower the learning rate")
                 start_time = time.perf_counter()
     return run
+
+
+# ------------------------------------------------------------ learning-rate schedules
+def warmup_cosine_factor(step: int, total_steps: int, warmup_steps: int = 0) -> float:
+    """The learning-rate multiplier of a linear warm-up followed by a cosine decay (eq. WARMUP).
+
+    .. math::
+        f(s) = \\begin{cases} (s+1)/W & s < W \\\\
+        \\tfrac12\\big(1 + \\cos(\\pi\\,(s - W)/(S - W))\\big) & W \\le s < S \\end{cases}
+
+    for step :math:`s` (counted from 0), ``warmup_steps`` :math:`W` and
+    ``total_steps`` :math:`S`: the rate climbs linearly to its peak over the
+    first :math:`W` steps and then falls along half a cosine to 0. With
+    :math:`W = 0` it is ``torch.optim.lr_scheduler.CosineAnnealingLR`` with
+    ``T_max = S`` and ``eta_min = 0`` (a unit test checks it).
+    """
+    if not (isinstance(total_steps, int) and total_steps > 0):
+        raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
+    if not (isinstance(warmup_steps, int) and 0 <= warmup_steps < total_steps):
+        raise ValueError(f"warmup_steps must be an int in [0, total_steps), got {warmup_steps!r}")
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def warmup_cosine_schedule(optimizer: torch.optim.Optimizer, total_steps: int,
+                           warmup_steps: int = 0) -> torch.optim.lr_scheduler.LambdaLR:
+    """A ``torch.optim`` scheduler that multiplies each group's learning rate by :func:`warmup_cosine_factor`.
+
+    Call ``scheduler.step()`` after every ``optimizer.step()`` (``training.fit``
+    does when given ``scheduler=``); the optimiser's ``lr`` is the peak rate.
+    """
+    warmup_cosine_factor(0, total_steps, warmup_steps)  # validates the arguments
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine_factor(step, total_steps, warmup_steps))
 
 
 # ------------------------------------------------------------- 2-D test functions

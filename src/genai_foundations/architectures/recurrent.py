@@ -17,12 +17,21 @@ and ``bias_hh`` (G*H,), with G = 1, 4, 3 blocks of rows for RNN, LSTM, GRU.
   :math:`h_t = (1 - z_t) \\odot n_t + z_t \\odot h_{t-1}` (GRU),
 * unrolling over time (:func:`unroll`), stacked layers (:class:`Recurrent`), and the
   read-out :math:`p(x_{t+1} \\mid x_{\\le t}) = \\mathrm{softmax}(W_y h_t + b_y)` (OUT) of
-  :class:`RecurrentLanguageModel`.
+  :class:`RecurrentLanguageModel`,
+* what each block of rows computes (:data:`CELL_BLOCKS`, :class:`GateBlock`) and which
+  states a cell carries (:data:`CELL_STATES`): the chapter's cell diagrams read their
+  labels and sizes from these, and a unit test checks them against the cell functions,
+* :func:`critical_path_length`: the longest chain of operations that wait for each
+  other in a computation (why the steps of an RNN cannot run in parallel).
+
+Here :math:`t` counts the positions of a sequence, not diffusion time, and
+:math:`z_t` is the GRU's update gate.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Union
 
 import torch
@@ -33,7 +42,37 @@ from genai_foundations.grading import reference
 
 State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
 MODES = ("rnn", "lstm", "gru")
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+@dataclass(frozen=True)
+class GateBlock:
+    """One block of H rows of a cell's stacked weights: what it computes from the pre-activations.
+
+    ``name`` is the variable in the cell function (``i, f, g, o = pre.chunk(4, ...)``),
+    ``symbol`` its symbol in the chapter's equations (LaTeX), ``activation`` the
+    squashing function applied to it and ``role`` what it does, in words.
+    """
+
+    name: str
+    symbol: str
+    activation: str
+    role: str
+
+
+#: The row blocks of ``weight_ih`` / ``weight_hh`` / the biases, in PyTorch's order (equations RNN, LSTM, GRU).
+CELL_BLOCKS: dict[str, tuple[GateBlock, ...]] = {
+    "rnn": (GateBlock("h", "h_t", "tanh", "new hidden state"),),
+    "lstm": (GateBlock("i", "i_t", "sigmoid", "input gate: how much new content to write"),
+             GateBlock("f", "f_t", "sigmoid", "forget gate: how much of the old cell state to keep"),
+             GateBlock("g", r"\tilde c_t", "tanh", "candidate content"),
+             GateBlock("o", "o_t", "sigmoid", "output gate: how much of the memory to expose")),
+    "gru": (GateBlock("r", "r_t", "sigmoid", "reset gate: how much of the past the candidate uses"),
+            GateBlock("z", "z_t", "sigmoid", "update gate: how much of the old state to keep"),
+            GateBlock("n", "n_t", "tanh", "candidate state")),
+}
+#: The states a cell carries from one step to the next (each of H numbers).
+CELL_STATES: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("h", "c"), "gru": ("h",)}
+_GATES = {mode: len(blocks) for mode, blocks in CELL_BLOCKS.items()}
 _TORCH_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
@@ -137,6 +176,7 @@ def unroll(cell: Callable[[torch.Tensor, State], State], xs: torch.Tensor, state
 class _Cell(nn.Module):
     """Parameters of one recurrent layer, named and initialised as in PyTorch (uniform in +-1/sqrt(H))."""
 
+    mode = "rnn"
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
@@ -156,6 +196,29 @@ class _Cell(nn.Module):
     def zeros(self, x: torch.Tensor) -> torch.Tensor:
         return x.new_zeros(*x.shape[:-1], self.hidden_size)
 
+    @property
+    def blocks(self) -> tuple[GateBlock, ...]:
+        """The row blocks of this cell's weights, in order (:data:`CELL_BLOCKS`)."""
+        return CELL_BLOCKS[self.mode]
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """The states carried from step to step: ``("h",)`` or ``("h", "c")``."""
+        return CELL_STATES[self.mode]
+
+    @property
+    def state_size(self) -> int:
+        """How many numbers the cell carries from one step to the next (H per state)."""
+        return len(self.state_names) * self.hidden_size
+
+    def block_rows(self, name: str) -> slice:
+        """The rows of ``weight_ih``, ``weight_hh`` and the biases that compute block ``name``."""
+        names = [block.name for block in self.blocks]
+        if name not in names:
+            raise ValueError(f"a {self.mode.upper()} cell has the blocks {names}, not {name!r}")
+        k = names.index(name)
+        return slice(k * self.hidden_size, (k + 1) * self.hidden_size)
+
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
 
@@ -169,6 +232,11 @@ class RNNCell(_Cell):
         super().__init__(input_size, hidden_size, bias)
         self.nonlinearity = nonlinearity
 
+    @property
+    def blocks(self) -> tuple[GateBlock, ...]:
+        (block,) = CELL_BLOCKS["rnn"]
+        return (GateBlock(block.name, block.symbol, self.nonlinearity, block.role),)
+
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         h = self.zeros(x) if h is None else h
         return rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
@@ -177,6 +245,7 @@ class RNNCell(_Cell):
 class LSTMCell(_Cell):
     """An LSTM layer's step (LSTM): ``cell(x, (h, c)=None) -> (h, c)``."""
 
+    mode = "lstm"
     gates = 4
 
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
@@ -187,6 +256,7 @@ class LSTMCell(_Cell):
 class GRUCell(_Cell):
     """A GRU layer's step (GRU): ``cell(x, h=None) -> h``."""
 
+    mode = "gru"
     gates = 3
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
@@ -434,3 +504,32 @@ def input_gradient_norms(model: RecurrentLanguageModel, inputs: torch.Tensor, ta
         (grad,) = torch.autograd.grad(loss * len(targets), vectors)  # per-example gradients (the loss is a mean)
     model.train(was_training)
     return grad.norm(dim=-1).mean(dim=0).detach()
+
+
+def critical_path_length(output: torch.Tensor) -> int:
+    """The number of operations on the longest chain that produced ``output``, each waiting for the one before.
+
+    Walks the autograd graph of ``output`` (it must require grad) from the
+    output back to the leaves and returns the length of the longest path,
+    counting operations (graph nodes) and not the leaves. However many
+    processors are available, the operations on this chain run one after the
+    other: it bounds the time of the computation from below. For an RNN
+    unrolled over T steps it grows in proportion to T; for the input
+    projection :math:`W_x x_t` of all steps at once it does not depend on T.
+    """
+    if not isinstance(output, torch.Tensor) or output.grad_fn is None:
+        raise ValueError("output must be a tensor computed from tensors that require grad (it has no grad_fn)")
+    depth: dict = {}
+    stack = [(output.grad_fn, False)]
+    while stack:  # an iterative post-order walk: a long unrolled graph would overflow Python's recursion limit
+        node, children_done = stack.pop()
+        if node in depth:
+            continue
+        children = [child for child, _ in node.next_functions if child is not None]
+        if children_done:
+            operations = [depth[child] for child in children if child in depth]
+            depth[node] = (0 if type(node).__name__ == "AccumulateGrad" else 1) + max(operations, default=0)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if child not in depth)
+    return depth[output.grad_fn]

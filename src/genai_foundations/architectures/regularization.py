@@ -9,14 +9,20 @@ tensor :math:`k`.
 * penalties: :func:`l1_penalty` (eq. L1) :math:`\\lambda\\sum_i |w_i|` and
   :func:`l2_penalty` (eq. L2) :math:`\\tfrac{\\lambda}{2}\\sum_i w_i^2`,
   whose gradient :math:`\\lambda w` is exactly SGD's ``weight_decay``;
+* the proximal L1 step (eq. PROX): :func:`soft_threshold` and
+  :func:`l1_proximal_step_`, which set weights *exactly* to zero (gradient
+  steps on the L1 penalty only make them small), and
+  :func:`exact_zero_fraction` to count them;
 * clipping by the global norm (eq. CLIP), written out in
   :func:`clip_by_global_norm` and :func:`clip_grad_norm_` and checked in the
   unit tests against :func:`torch.nn.utils.clip_grad_norm_`;
 * diagnostics: :func:`layer_gradient_norms` / :func:`gradient_profile`
   (the gradient norm of every layer, to see gradients vanish or explode) and
-  :func:`dead_relu_fraction` (ReLU units that output zero on a whole batch,
-  counted with forward hooks);
-* :func:`initialize_` (He and Xavier initialisation, eq. INIT),
+  :func:`dead_relu_masks` / :func:`dead_relu_fraction` (ReLU units that
+  output zero on a whole batch, found with forward hooks),
+  :func:`activation_outputs` and :func:`saturated_fraction` (per-layer
+  activations, and the share of tanh/sigmoid units on their flat tails);
+* :func:`initialize_` (He and Xavier initialisation, eqs. HE and XAVIER),
   :class:`EarlyStopping`, :func:`shift_augment` (random one-pixel shifts)
   and :func:`train_classifier`, an epoch loop that records training and
   validation curves with any combination of these regularisers.
@@ -75,8 +81,11 @@ def l1_penalty(params: TensorList, lam: float) -> torch.Tensor:
 
     Returns a 0-dimensional tensor on the parameters' device that
     back-propagates like any loss; its (sub)gradient is
-    :math:`\\lambda\\,\\operatorname{sign}(w)`, a constant pull towards zero
-    that sets many weights exactly to zero.
+    :math:`\\lambda\\,\\operatorname{sign}(w)` (0 at :math:`w = 0`, as
+    PyTorch's ``abs``), a pull of constant size towards zero. Gradient
+    steps on a loss with this penalty make weights *small*, but they hop
+    across zero rather than land on it: exact zeros come from the
+    proximal step :func:`soft_threshold` / :func:`l1_proximal_step_`.
     """
     _check_strength(lam)
     params = _tensor_list(params, "parameter")
@@ -100,6 +109,47 @@ def l2_penalty(params: TensorList, lam: float) -> torch.Tensor:
     for p in params[1:]:
         total = total + p.pow(2).sum()
     return 0.5 * lam * total
+
+
+@reference
+def soft_threshold(w: torch.Tensor, threshold: float) -> torch.Tensor:
+    """The proximal operator of :math:`t\\,|\\cdot|` (eq. PROX): :math:`\\operatorname{sign}(w)\\max(|w| - t, 0)`.
+
+    .. math::
+        \\operatorname{prox}_{t|\\cdot|}(w) = \\arg\\min_u \\tfrac12 (u - w)^2 + t\\,|u|
+        = \\begin{cases} w - t & w > t \\\\ 0 & |w| \\le t \\\\ w + t & w < -t \\end{cases}
+
+    applied entry by entry. Every entry with :math:`|w| \\le t` becomes
+    exactly zero; the others move towards zero by :math:`t`. With
+    :math:`t = \\eta\\lambda` after a gradient step on the data loss this is
+    one step of proximal gradient descent (ISTA) on the L1-penalised loss.
+    Returns a new tensor of the input's dtype; ``w`` is not modified.
+    """
+    if not isinstance(w, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor, got {type(w).__name__}")
+    _check_strength(threshold)
+    return torch.sign(w) * torch.clamp(w.abs() - threshold, min=0.0)
+
+
+@torch.no_grad()
+def l1_proximal_step_(params: TensorList, lr: float, lam: float) -> None:
+    """Replace every tensor of ``params`` in place by :func:`soft_threshold` with :math:`t = \\eta\\lambda`.
+
+    Call it right after ``optimizer.step()`` on the *data* loss (no L1 term
+    in the loss): the two together are a proximal gradient step on
+    :math:`\\mathcal L_{\\text{data}} + \\lambda\\sum_i |w_i|`.
+    """
+    _check_strength(lr)
+    _check_strength(lam)
+    for p in _tensor_list(params, "parameter"):
+        p.copy_(soft_threshold(p, lr * lam))
+
+
+def exact_zero_fraction(params: TensorList) -> float:
+    """The fraction of all entries of ``params`` that are exactly ``0.0``."""
+    params = _tensor_list(params, "parameter")
+    zeros = sum(int((p.detach() == 0).sum()) for p in params)
+    return zeros / sum(p.numel() for p in params)
 
 
 # ----------------------------------------------------------------------------- clipping
@@ -180,14 +230,15 @@ def gradient_profile(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return layer_gradient_norms(model)
 
 
-def dead_relu_units(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, int]]:
-    """``{name: (dead, total)}`` for every ``nn.ReLU`` module of ``model`` on the batch ``x``.
+def dead_relu_masks(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``{name: mask}`` for every ``nn.ReLU`` module of ``model``: ``True`` where a unit is dead on ``x``.
 
     A unit (one entry of the ReLU's output, for one example) is *dead* on the
     batch when it outputs exactly zero for every example: its incoming
     weights then receive no gradient from this batch. The outputs are read
     with forward hooks during one pass in evaluation mode (no dropout, batch
     norm with its running statistics); the hooks are removed afterwards.
+    Each mask has the shape of one example's output of that module.
     """
     alive: dict[str, torch.Tensor] = {}
 
@@ -207,7 +258,16 @@ def dead_relu_units(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, i
     finally:
         for handle in handles:
             handle.remove()
-    return {name: (int((~a).sum()), int(a.numel())) for name, a in alive.items()}
+    return {name: ~a for name, a in alive.items()}
+
+
+def dead_relu_units(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, int]]:
+    """``{name: (dead, total)}`` for every ``nn.ReLU`` module of ``model`` on the batch ``x``.
+
+    Counts the ``True`` entries of :func:`dead_relu_masks`: a unit is dead on
+    the batch when its output is zero for every example.
+    """
+    return {name: (int(mask.sum()), int(mask.numel())) for name, mask in dead_relu_masks(model, x).items()}
 
 
 def dead_relu_fraction(model: nn.Module, x: torch.Tensor) -> float:
@@ -218,14 +278,60 @@ def dead_relu_fraction(model: nn.Module, x: torch.Tensor) -> float:
     return dead / total
 
 
+_SATURATING = {nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+
+
+def activation_outputs(model: nn.Module, x: torch.Tensor,
+                       kinds: tuple[type[nn.Module], ...] = (nn.Tanh, nn.Sigmoid, nn.ReLU)) -> dict[str, torch.Tensor]:
+    """The output of every activation module of ``model`` (of the types ``kinds``) on ``x``, in forward order.
+
+    Read with forward hooks during one pass without gradients, in the
+    model's current mode; the hooks are removed afterwards. The values are
+    detached tensors of shape (batch, ...), keyed by module name.
+    """
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [module.register_forward_hook(lambda m, i, o, name=name: outputs.__setitem__(name, o.detach()))
+               for name, module in model.named_modules() if isinstance(module, kinds)]
+    if not handles:
+        raise ValueError(f"the model has no activation module of the types {[k.__name__ for k in kinds]}")
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs
+
+
+def saturated_fraction(h: torch.Tensor, activation: str, level: float = 0.1) -> float:
+    """Fraction of the outputs ``h`` of a tanh or sigmoid at which the local derivative is below ``level`` of its peak.
+
+    The derivative is read from the output itself: :math:`1 - h^2` for tanh
+    (peak 1 at :math:`h = 0`), :math:`h(1-h)` for the sigmoid (peak
+    :math:`\\tfrac14` at :math:`h = \\tfrac12`). With the default ``level``
+    0.1 a tanh unit counts as saturated when :math:`|h| > 0.949`, a sigmoid
+    unit when :math:`h < 0.026` or :math:`h > 0.974`: the gradient through it
+    is less than a tenth of the most it could be.
+    """
+    if activation not in ("tanh", "sigmoid"):
+        raise ValueError(f"activation must be 'tanh' or 'sigmoid', got {activation!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    h = h.detach().double()
+    relative = 1 - h * h if activation == "tanh" else 4 * h * (1 - h)
+    return float((relative < level).double().mean())
+
+
 def initialize_(model: nn.Module, scheme: str = "he", gain: float = 1.0) -> nn.Module:
-    """Re-initialise every linear/convolutional layer in place (eq. INIT) and zero its bias.
+    """Re-initialise every linear/convolutional layer in place (eqs. HE and XAVIER) and zero its bias.
 
     ``"he"``: :math:`W_{ij} \\sim \\mathcal N(0, 2/n_{\\text{in}})`, which keeps
     the size of activations constant through ReLU layers; ``"xavier"``:
-    :math:`\\mathcal N(0, 2/(n_{\\text{in}} + n_{\\text{out}}))`, the choice for
-    tanh/sigmoid; ``"default"`` keeps PyTorch's own initialisation (uniform
-    with variance :math:`1/(3 n_{\\text{in}})`). ``gain`` multiplies the
+    :math:`\\mathcal N(0, 2/(n_{\\text{in}} + n_{\\text{out}}))`, derived for
+    activations that are symmetric with slope 1 at 0 such as tanh (for the
+    sigmoid, slope 1/4 and mean 1/2, it is not enough); ``"default"``
+    keeps PyTorch's own initialisation (uniform with variance
+    :math:`1/(3 n_{\\text{in}})`). ``gain`` multiplies the
     weights afterwards (``gain > 1`` makes activations and gradients grow
     layer by layer, ``gain < 1`` makes them shrink).
     """

@@ -10,6 +10,11 @@ graph in reverse topological order and, at each node :math:`u` with parents
 contributions are *added*, a value used several times receives the sum of the
 gradients along every path, which is the multivariate chain rule.
 
+The design (a ``Value`` class with one closure per operation and a
+topological sort in ``backward``) follows Andrej Karpathy's micrograd
+(https://github.com/karpathy/micrograd), a teaching engine of the same kind;
+the code here is written anew.
+
 The module also holds a tiny multi-layer perceptron made of :class:`Value`
 objects (:class:`ScalarMLP`), used by the chapter to train a network end to
 end with nothing but this engine, and :func:`scalar_mlp_to_torch`, which

@@ -10,7 +10,8 @@ chapter and used by the diffusion chapters:
   (and class) embedding is broadcast over space and added in between,
 * a *down path* of residual blocks and stride-2 convolutions that halves the
   resolution level by level while widening the channels,
-* a *middle* of two residual blocks at the coarsest resolution,
+* a *middle* of two residual blocks at the coarsest resolution (optionally
+  with their own channel count, ``mid_channels``),
 * an *up path* that upsamples back, concatenating at each level the feature
   map that the down path produced at that resolution (the *skip connection*).
 
@@ -22,7 +23,10 @@ guidance needs.
 Tools for looking inside (U-Net chapter): :func:`down_block_shapes` and
 :func:`up_block_shapes` predict a block's output shapes by conv arithmetic,
 :func:`shape_plan` chains them into the whole walk-through without running
-the network, :func:`trace_stages` / :func:`describe_shapes` record what every
+the network (:func:`unet_shape_plan` for a built model, and
+:func:`resolution_of_blocks` says at which size each residual block runs),
+:func:`cost_by_resolution` counts parameters and convolution work per resolution,
+:func:`trace_stages` / :func:`describe_shapes` record what every
 stage of a real forward pass produced (through forward hooks), and
 :func:`skips_disabled` switches the skip connections off for an ablation.
 """
@@ -191,6 +195,19 @@ class UNet(nn.Module):
         the "no label" input used for label dropout and classifier-free
         guidance.
 
+    mid_channels:
+        Channels of the two middle blocks; ``None`` keeps ``channels[-1]``.
+    downsample_last:
+        ``False`` (default): the last level keeps its resolution, so
+        ``len(channels) - 1`` halvings, and the last level's down and up
+        blocks run at the coarsest resolution together with the middle.
+        ``True``: every level halves, so ``len(channels)`` halvings, and only
+        the two middle blocks run at the coarsest resolution. With
+        ``channels=(32, 64, 96)``, ``mid_channels=128`` and
+        ``downsample_last=True`` this is the layout of the course notes and
+        of the Keras diffusion model: 64x64 -> 32 -> 16 -> 8x8x96, two residual
+        blocks at 8x8x128, and back up.
+
     ``forward(x, t, y=None)``: ``x`` (B, C, H, W), ``t`` the noise level per
     example as a float in about [0, 1] (shape (B,) or a scalar; DDPM passes
     t/T), ``y`` integer labels (B,) or ``None`` (= all null).
@@ -198,11 +215,14 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128), blocks_per_level: int = 1,
                  emb_dim: int = 128, num_classes: int | None = None, out_channels: int | None = None,
-                 groups: int = 8, dropout: float = 0.0):
+                 groups: int = 8, dropout: float = 0.0, mid_channels: int | None = None,
+                 downsample_last: bool = False):
         super().__init__()
         channels = tuple(int(c) for c in channels)
         if len(channels) < 1 or any(c <= 0 for c in channels):
             raise ValueError(f"channels must be a non-empty sequence of positive ints, got {channels}")
+        if mid_channels is not None and (int(mid_channels) != mid_channels or mid_channels < 1):
+            raise ValueError(f"mid_channels must be None or a positive int, got {mid_channels!r}")
         if blocks_per_level < 1:
             raise ValueError(f"blocks_per_level must be at least 1, got {blocks_per_level}")
         if num_classes is not None and num_classes < 1:
@@ -210,6 +230,8 @@ class UNet(nn.Module):
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.channels = channels
+        self.mid_channels = int(mid_channels) if mid_channels is not None else channels[-1]
+        self.downsample_last = bool(downsample_last)
         base = channels[0]
         self.time_dim = base
         self.time_mlp = nn.Sequential(nn.Linear(base, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
@@ -220,14 +242,18 @@ class UNet(nn.Module):
         self.down = nn.ModuleList()
         previous = base
         for i, ch in enumerate(channels):
-            self.down.append(DownBlock(previous, ch, emb_dim, blocks_per_level, downsample=i < levels - 1,
-                                       groups=groups, dropout=dropout))
+            self.down.append(DownBlock(previous, ch, emb_dim, blocks_per_level,
+                                       downsample=i < levels - 1 or self.downsample_last, groups=groups,
+                                       dropout=dropout))
             previous = ch
-        self.mid = nn.ModuleList([ResidualBlock(previous, previous, emb_dim, groups, dropout) for _ in range(2)])
+        mid = self.mid_channels
+        self.mid = nn.ModuleList([ResidualBlock(previous if i == 0 else mid, mid, emb_dim, groups, dropout)
+                                  for i in range(2)])
+        previous = mid
         self.up = nn.ModuleList()
         for i in reversed(range(levels)):
             self.up.append(UpBlock(previous, channels[i], channels[i], emb_dim, blocks_per_level,
-                                   upsample=i < levels - 1, groups=groups, dropout=dropout))
+                                   upsample=i < levels - 1 or self.downsample_last, groups=groups, dropout=dropout))
             previous = channels[i]
         self.norm_out = group_norm(base, groups)
         self.conv_out = nn.Conv2d(base, out_channels or in_channels, 3, padding=1)
@@ -332,31 +358,73 @@ def up_block_shapes(shape: Sequence[int], skip_shape: Sequence[int], out_channel
 
 
 def shape_plan(shape: Sequence[int], channels: Sequence[int], out_channels: int | None = None,
-               emb_dim: int = 128) -> list[tuple[str, Shape]]:
-    """The shape after every stage of ``UNet(shape[1], channels, emb_dim=emb_dim)``, computed without running it.
+               emb_dim: int = 128, mid_channels: int | None = None,
+               downsample_last: bool = False) -> list[tuple[str, Shape]]:
+    """The shape after every stage of ``UNet(shape[1], channels, emb_dim=emb_dim, ...)``, computed without running it.
 
     Chains :func:`down_block_shapes` and :func:`up_block_shapes`; the stage names are
     those of :func:`describe_shapes`, so that the two lists can be compared entry by entry.
+    ``mid_channels`` and ``downsample_last`` mean what they mean for :class:`UNet`
+    (:func:`unet_shape_plan` reads all of them off a built model).
     """
     batch, in_channels, height, width = _check_shape(shape, "shape")
     channels = tuple(int(c) for c in channels)
     if not channels or any(c < 1 for c in channels):
         raise ValueError(f"channels must be a non-empty sequence of positive ints, got {channels}")
+    if mid_channels is not None and (int(mid_channels) != mid_channels or mid_channels < 1):
+        raise ValueError(f"mid_channels must be None or a positive int, got {mid_channels!r}")
+    mid = channels[-1] if mid_channels is None else int(mid_channels)
     plan: list[tuple[str, Shape]] = [("input", (batch, in_channels, height, width)),
                                      ("noise embedding", (batch, channels[0])), ("embedding MLP", (batch, emb_dim)),
                                      ("conv_in", (batch, channels[0], height, width))]
     current, skips = plan[-1][1], []
     for level, ch in enumerate(channels):
-        current, skip = down_block_shapes(current, ch, downsample=level < len(channels) - 1)
+        current, skip = down_block_shapes(current, ch, downsample=level < len(channels) - 1 or downsample_last)
         plan += [(f"down{level} skip", skip), (f"down{level}", current)]
         skips.append(skip)
+    current = (current[0], mid, current[2], current[3])
     plan += [(f"mid{i}", current) for i in range(2)]
     for level in reversed(range(len(channels))):
         concatenated, current = up_block_shapes(current, skips[level], channels[level],
-                                                upsample=level < len(channels) - 1)
+                                                upsample=level < len(channels) - 1 or downsample_last)
         plan += [(f"up{level} concat", concatenated), (f"up{level}", current)]
     plan.append(("conv_out", (batch, out_channels or in_channels, height, width)))
     return plan
+
+
+def unet_shape_plan(model: "UNet", shape: Sequence[int]) -> list[tuple[str, Shape]]:
+    """:func:`shape_plan` for the configuration of a built ``model`` and an input of ``shape`` (B, C, H, W)."""
+    if not isinstance(model, UNet):
+        raise TypeError(f"expected a UNet, got {type(model).__name__}")
+    shape = _check_shape(shape, "shape")
+    if shape[1] != model.in_channels:
+        raise ValueError(f"the model expects {model.in_channels} input channels, got shape {shape}")
+    return shape_plan(shape, model.channels, out_channels=model.conv_out.out_channels,
+                      emb_dim=model.time_mlp[-1].out_features, mid_channels=model.mid_channels,
+                      downsample_last=model.downsample_last)
+
+
+def resolution_of_blocks(model: "UNet", shape: Sequence[int]) -> list[tuple[str, int, int]]:
+    """``(name, height, width)`` for every :class:`ResidualBlock` of ``model``, in the order they run on ``shape``.
+
+    Names are the module paths (``down.2.blocks.0``, ``mid.1``, ...). Computed from
+    :func:`unet_shape_plan`, without running the network: the blocks of a down
+    block run at its skip's size, the middle at the coarsest size, and those of
+    an up block at its output's size.
+    """
+    plan = dict(unet_shape_plan(model, shape))
+    rows = []
+    levels = len(model.down)
+    for level, block in enumerate(model.down):
+        _, _, h, w = plan[f"down{level} skip"]
+        rows += [(f"down.{level}.blocks.{i}", h, w) for i in range(len(block.blocks))]
+    for i in range(len(model.mid)):
+        _, _, h, w = plan[f"mid{i}"]
+        rows.append((f"mid.{i}", h, w))
+    for j, block in enumerate(model.up):
+        _, _, h, w = plan[f"up{levels - 1 - j}"]
+        rows += [(f"up.{j}.blocks.{i}", h, w) for i in range(len(block.blocks))]
+    return rows
 
 
 def trace_stages(model: UNet, x: torch.Tensor, t: torch.Tensor | float,
@@ -412,6 +480,46 @@ def describe_shapes(model: UNet, x: torch.Tensor, t: torch.Tensor | float,
     """``(stage, shape)`` for every stage of one forward pass (see :func:`trace_stages`)."""
     return [(name, tuple(value.shape)) for name, value in trace_stages(model, x, t, y).items()]
 
+
+
+def cost_by_resolution(model: UNet, x: torch.Tensor, t: torch.Tensor | float,
+                       y: torch.Tensor | None = None) -> dict[str, dict[str, int]]:
+    """Parameters and convolution work of ``model`` grouped by the resolution each layer's output has.
+
+    Runs ``model(x, t, y)`` once with forward hooks on every layer without
+    sub-modules. A layer whose output is a feature map (B, C, H, W) counts
+    towards ``"HxW"``; the layers that act on the conditioning vector (the
+    noise MLP, the label embedding and each block's projection of it) count
+    towards ``"vector"``. ``macs`` are the multiply-accumulates of the
+    convolutions for the first example: :math:`k_h k_w C_{in} C_{out} H W`
+    each. Returns ``{key: {"parameters": n, "macs": m}}``, finest resolution first.
+    """
+    if not isinstance(model, UNet):
+        raise TypeError(f"expected a UNet, got {type(model).__name__}")
+    costs: dict[str, dict[str, int]] = {}
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        key = f"{output.shape[-2]}x{output.shape[-1]}" if output.dim() == 4 else "vector"
+        entry = costs.setdefault(key, {"parameters": 0, "macs": 0})
+        entry["parameters"] += sum(p.numel() for p in module.parameters(recurse=False))
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            entry["macs"] += output[0].numel() * (module.in_channels // module.groups) * kh * kw
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        with torch.no_grad():
+            model(x, t, y)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if sum(c["parameters"] for c in costs.values()) != sum(p.numel() for p in model.parameters()):
+        raise RuntimeError("a layer with parameters did not run in the forward pass")
+
+    def order(key: str) -> tuple[int, int]:
+        return (1, 0) if key == "vector" else (0, -int(key.split("x")[0]) * int(key.split("x")[1]))
+    return {key: costs[key] for key in sorted(costs, key=order)}
 
 @contextlib.contextmanager
 def skips_disabled(model: UNet) -> Iterator[UNet]:

@@ -14,7 +14,7 @@ A ratio whose denominator is 0 is reported as 0 (scikit-learn's
 ``zero_division=0``). With more than two classes each class in turn is the
 positive one (per-class metrics), and ``average="macro"`` takes their
 unweighted mean. A classifier that outputs a score is turned into one that
-outputs a label by a threshold; :func:`precision_recall_curve` sweeps it.
+outputs a label by a threshold; :func:`precision_recall_curve` and :func:`roc_curve` sweep it.
 
 Conventions follow scikit-learn (rows of the confusion matrix are the true
 classes, columns the predicted ones); the unit tests compare every function
@@ -23,6 +23,7 @@ with ``sklearn.metrics``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -219,3 +220,44 @@ def threshold_table(y_true: torch.Tensor, scores: torch.Tensor, thresholds: list
         row.update(binary_metrics(y_true, pred, positive))
         rows.append(row)
     return rows
+
+
+@dataclass(frozen=True)
+class ROCCurve:
+    """False- and true-positive rates for every threshold, from (0, 0) (threshold :math:`+\\infty`) to (1, 1)."""
+
+    fpr: torch.Tensor
+    tpr: torch.Tensor
+    thresholds: torch.Tensor
+
+    def area(self) -> float:
+        """The area under the curve (AUC) by the trapezoidal rule: the probability that a random
+        positive example scores higher than a random negative one (ties count one half)."""
+        return float(torch.trapezoid(self.tpr, self.fpr))
+
+
+def roc_curve(y_true: torch.Tensor, scores: torch.Tensor, positive: int = 1) -> ROCCurve:
+    """The receiver operating characteristic: recall (TPR) against :math:`FP/(FP+TN)` (FPR) for every threshold.
+
+    Like :func:`precision_recall_curve`, the rule is "positive when score >= t"
+    for every distinct score ``t``, now in *decreasing* order, after a first
+    point for :math:`t = +\\infty` (nothing predicted positive). The FPR is
+    one minus the specificity. Same as
+    ``sklearn.metrics.roc_curve(y_true, scores, drop_intermediate=False)``.
+    """
+    y_true = _labels(y_true, "y_true")
+    scores = torch.as_tensor(scores)
+    if scores.shape != y_true.shape:
+        raise ValueError(f"scores must have the shape of y_true {tuple(y_true.shape)}, got {tuple(scores.shape)}")
+    positives = (y_true == positive).double()
+    if positives.sum() == 0 or positives.sum() == len(positives):
+        raise ValueError("y_true needs both positive and negative examples for a ROC curve")
+    order = torch.argsort(scores.double(), descending=True, stable=True)
+    s, pos = scores.double()[order], positives[order]
+    tps, fps = torch.cumsum(pos, 0), torch.cumsum(1 - pos, 0)
+    last = torch.cat([s[1:] != s[:-1], torch.tensor([True], device=s.device)])
+    zero = torch.zeros(1, dtype=torch.float64, device=s.device)
+    tpr = torch.cat([zero, tps[last] / positives.sum()])
+    fpr = torch.cat([zero, fps[last] / (1 - positives).sum()])
+    thresholds = torch.cat([torch.full((1,), math.inf, dtype=torch.float64, device=s.device), s[last]])
+    return ROCCurve(fpr, tpr, thresholds)

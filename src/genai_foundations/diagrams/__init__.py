@@ -1,0 +1,6 @@
+"""Schematic figures drawn from the package's own objects (shapes, masks, graphs), one module per subject.
+
+Each function takes the package object it depicts (a shape plan, a mask tensor, a
+convolution's inputs...) and draws it with matplotlib, so that a chapter's
+diagram cannot disagree with the code it explains.
+"""
