@@ -334,3 +334,209 @@ def test_guided_eps_with_w_one_is_the_conditional_prediction():
         torch.testing.assert_close(ddpm.guided_eps(net, x, time, y, 1.0), cond, atol=1e-6, rtol=0)
         torch.testing.assert_close(ddpm.guided_eps(net, x, time, y, 0.0), uncond, atol=1e-6, rtol=0)
         assert not torch.allclose(cond, uncond)  # the label matters, so the two checks above mean something
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The forward step, the posterior q(x_{t-1} | x_t, x_0), the ELBO weights and Ho et al.'s two variances
+# ----------------------------------------------------------------------------------------------------------------
+def test_q_step_is_one_step_of_the_forward_chain():
+    schedule = NoiseSchedule.linear(100)
+    x, noise = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    beta = schedule.betas[9]  # beta_10
+    torch.testing.assert_close(ddpm.q_step(x, 10, noise, schedule), (1 - beta).sqrt() * x + beta.sqrt() * noise)
+    # one step from x_0 is the closed form at t = 1
+    torch.testing.assert_close(ddpm.q_step(x, 1, noise, schedule), ddpm.q_sample(x, 1, noise, schedule))
+    with pytest.raises(ValueError, match="t must lie in 1..100"):
+        ddpm.q_step(x, 0, noise, schedule)
+
+
+@pytest.mark.parametrize("t", [2, 5, 300])
+def test_posterior_mean_and_variance_match_a_monte_carlo_regression(t):
+    """Draw (x_0, x_{t-1}, x_t) by running the chain; regress x_{t-1} on (x_0, x_t).
+
+    The regression recovers the two coefficients of the posterior mean, and its
+    residual variance is the posterior variance beta-tilde_t (which differs a
+    lot from beta_t at small t). Tolerances are six standard errors.
+    """
+    schedule = NoiseSchedule.linear(1000)
+    g = torch.Generator().manual_seed(t)
+    n = 60_000
+    x0 = torch.randn(n, generator=g, dtype=torch.float64)
+    x_prev = ddpm.q_sample(x0, t - 1, torch.randn(n, generator=g, dtype=torch.float64), schedule)
+    x_t = ddpm.q_step(x_prev, t, torch.randn(n, generator=g, dtype=torch.float64), schedule)
+    design = torch.stack([x0, x_t], dim=1)
+    coef = torch.linalg.lstsq(design, x_prev[:, None]).solution[:, 0]
+    residual = x_prev - design @ coef
+    resid_var = residual.var().item()
+    se = (resid_var * torch.linalg.inv(design.T @ design).diagonal()).sqrt()
+    # the formula: mean = c0 x0 + ct x_t; evaluate it on unit inputs to read off the coefficients
+    one, zero = torch.ones(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    c0 = ddpm.posterior_mean_variance(one, zero, t, schedule)[0].item()
+    ct, var = (v.item() for v in ddpm.posterior_mean_variance(zero, one, t, schedule))
+    assert abs(coef[0].item() - c0) < 6 * se[0] and abs(coef[1].item() - ct) < 6 * se[1]
+    assert abs(resid_var - var) < 6 * var * math.sqrt(2 / n)
+    beta = schedule.betas[t - 1].item()
+    if t <= 5:  # beta-tilde_t is clearly smaller than beta_t there, and the Monte Carlo sees it
+        assert abs(resid_var - beta) > 20 * var * math.sqrt(2 / n)
+
+
+def test_posterior_variance_is_the_ddpm_noise_scale_and_per_example_steps_work():
+    schedule = NoiseSchedule.cosine(200)
+    x0, x_t = torch.randn(3, 4), torch.randn(3, 4)
+    t = torch.tensor([1, 100, 200])
+    mean, var = ddpm.posterior_mean_variance(x0, x_t, t, schedule)
+    for i in range(3):
+        m_i, v_i = ddpm.posterior_mean_variance(x0[i:i + 1], x_t[i:i + 1], int(t[i]), schedule)
+        torch.testing.assert_close(mean[i:i + 1], m_i)
+        assert math.isclose(var[i].item(), v_i.item(), rel_tol=1e-6)
+        assert math.isclose(v_i.item(), ddpm.noise_scale(int(t[i]), int(t[i]) - 1, schedule).item() ** 2,
+                            rel_tol=1e-5, abs_tol=1e-12)
+    torch.testing.assert_close(mean[0], x0[0])  # at t = 1 the posterior is the point x_0
+    with pytest.raises(ValueError, match="t must lie in 1..200"):
+        ddpm.posterior_mean_variance(x0, x_t, 0, schedule)
+
+
+@pytest.mark.parametrize("variance", ["beta_tilde", "beta"])
+def test_elbo_weight_turns_the_kl_term_into_a_weighted_noise_error(variance):
+    """KL(q(x_{t-1}|x_t,x_0) || N(mu_tilde(x_t, x0_hat), sigma_t^2)) = lambda_t ||eps - eps_theta||^2 + const."""
+    schedule = NoiseSchedule.cosine(1000)
+    weights = ddpm.elbo_weights(schedule, variance)
+    sigma2 = schedule.betas if variance == "beta" else \
+        (1 - schedule.alphas_bar[:-1]) / (1 - schedule.alphas_bar[1:]) * schedule.betas
+    g = torch.Generator().manual_seed(0)
+    for t in (2, 50, 500, 990):
+        x0, eps = torch.randn(6, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64)
+        eps_theta = eps + 0.3 * torch.randn(6, generator=g, dtype=torch.float64)
+        x_t = ddpm.q_sample(x0, t, eps, schedule)
+        mean_q, var_q = ddpm.posterior_mean_variance(x0, x_t, t, schedule)
+        mean_p, _ = ddpm.posterior_mean_variance(ddpm.predict_x0(x_t, t, eps_theta, schedule), x_t, t, schedule)
+        q = torch.distributions.Normal(mean_q, var_q.sqrt())
+        p = torch.distributions.Normal(mean_p, sigma2[t - 1].sqrt())
+        p_best = torch.distributions.Normal(mean_q, sigma2[t - 1].sqrt())
+        excess = torch.distributions.kl_divergence(q, p) - torch.distributions.kl_divergence(q, p_best)
+        torch.testing.assert_close(excess, weights[t - 1] * (eps - eps_theta) ** 2, rtol=1e-6, atol=1e-12)
+    assert math.isinf(ddpm.elbo_weights(schedule, "beta_tilde")[0].item())  # t = 1 is the decoder term L_0
+    with pytest.raises(ValueError, match="variance"):
+        ddpm.elbo_weights(schedule, "learned")
+
+
+@pytest.mark.parametrize("variance, diffusers_name", [("beta_tilde", "fixed_small"), ("beta", "fixed_large")])
+@pytest.mark.parametrize("clip", [False, True])
+def test_ddpm_step_matches_diffusers_for_both_variances(variance, diffusers_name, clip):
+    from diffusers import DDPMScheduler
+
+    T = 1000
+    theirs = DDPMScheduler(num_train_timesteps=T, beta_schedule="squaredcos_cap_v2", clip_sample=clip,
+                           variance_type=diffusers_name)
+    schedule = NoiseSchedule.cosine(T)
+    torch.manual_seed(0)
+    x, eps = 2 * torch.randn(4, 1, 8, 8), torch.randn(4, 1, 8, 8)
+    # diffusers' index k is our step t = k + 1; k = 0 adds no noise. diffusers works in float32, and at
+    # k = 999 and k = 1 its ratios of cumulative products lose up to 2e-3 (our float32 result stays within
+    # 3e-5 of our float64 one), so those steps get a looser tolerance.
+    for k, atol in ((998, 5e-5), (990, 5e-5), (600, 5e-5), (10, 5e-5), (999, 3e-3), (1, 3e-3), (0, 5e-5)):
+        expected = theirs.step(eps, k, x, generator=torch.Generator().manual_seed(k)).prev_sample
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(k))
+        ours = ddpm.ddpm_step(x, k + 1, eps, schedule, variance=variance, noise=noise, clip_x0=clip)
+        torch.testing.assert_close(ours, expected, atol=atol, rtol=1e-4)
+        exact = ddpm.ddpm_step(x.double(), k + 1, eps.double(), schedule, variance=variance, noise=noise.double(),
+                               clip_x0=clip)
+        torch.testing.assert_close(ours.double(), exact, atol=3e-5, rtol=0)
+
+
+def test_ddpm_step_with_beta_tilde_is_the_eta_one_reverse_step():
+    schedule = NoiseSchedule.linear(1000)
+    x, eps, noise = (torch.randn(3, 5, dtype=torch.float64) for _ in range(3))
+    for t in (1000, 400, 2, 1):
+        for clip in (False, True):
+            torch.testing.assert_close(
+                ddpm.ddpm_step(x, t, eps, schedule, noise=noise, clip_x0=clip),
+                ddpm.reverse_step(x, t, t - 1, eps, schedule, eta=1.0, noise=noise, clip_x0=clip))
+    with pytest.raises(ValueError, match="variance"):
+        ddpm.ddpm_step(x, 5, eps, schedule, variance="large")
+
+
+@pytest.mark.parametrize("variance", ["beta_tilde", "beta"])
+def test_both_ddpm_variances_sample_a_gaussian_with_the_exact_denoiser(variance):
+    """Ho et al. report similar results for both choices; with the exact denoiser both reproduce the data."""
+    schedule = NoiseSchedule.cosine(1000)
+    out = ddpm.sample(GaussianOracle(schedule, 0.5, 0.3), schedule, (20_000, 1), ddpm_variance=variance,
+                      generator=torch.Generator().manual_seed(0))
+    assert abs(out.mean().item() - 0.5) < 0.015 and abs(out.std().item() - 0.3) < 0.01
+    with pytest.raises(ValueError, match="all 1000 steps"):
+        ddpm.sample(GaussianOracle(schedule, 0.5, 0.3), schedule, (5, 1), ddpm_variance=variance, steps=10)
+
+
+def test_sample_keeps_a_float64_chain_in_float64():
+    """Review finding: sample() used to cast x_T to float32, so float64 experiments ran in float32."""
+    schedule = NoiseSchedule.cosine(100)
+    x_T = torch.randn(50, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    oracle = GaussianOracle(schedule, 0.5, 0.3)
+    out = ddpm.sample(oracle, schedule, x_T.shape, eta=0.0, x_T=x_T)
+    assert out.dtype == torch.float64
+    # the same chain by hand in float64
+    x = x_T.clone()
+    for t in range(100, 0, -1):
+        x = ddpm.reverse_step(x, t, t - 1, oracle(x, torch.full((50,), t / 100)), schedule)
+    torch.testing.assert_close(out, x, rtol=0, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Inpainting and exact classifier-free guidance
+# ----------------------------------------------------------------------------------------------------------------
+def test_inpainting_keeps_the_known_entries_and_fills_in_the_rest_consistently():
+    """Two modes in 2-D, (-1, -1) and (1, 1): fixing the first coordinate at 1 must select the second mode."""
+    schedule = NoiseSchedule.cosine(200)
+    oracle = ddpm.GaussianMixtureDenoiser(schedule, torch.tensor([[-1.0, -1.0], [1.0, 1.0]]),
+                                          torch.tensor([0.1, 0.1]))
+    known = torch.tensor([[1.0, 0.0]])
+    mask = torch.tensor([[True, False]])
+    out = ddpm.sample(oracle, schedule, (2000, 2), eta=1.0, known=known, mask=mask,
+                      generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out[:, 0], torch.ones(2000))
+    assert (out[:, 1] > 0).float().mean().item() > 0.99            # the free coordinate follows the fixed one
+    assert abs(out[:, 1].mean().item() - 1.0) < 0.05
+    free = ddpm.sample(oracle, schedule, (2000, 2), eta=1.0, generator=torch.Generator().manual_seed(0))
+    assert 0.4 < (free[:, 1] > 0).float().mean().item() < 0.6       # without the constraint: both modes
+    with pytest.raises(ValueError, match="both known"):
+        ddpm.sample(oracle, schedule, (5, 2), known=known)
+    with pytest.raises(ValueError, match="boolean"):
+        ddpm.sample(oracle, schedule, (5, 2), known=known, mask=mask.float())
+
+
+def test_conditional_mixture_denoiser_is_the_mixture_of_its_class():
+    schedule = NoiseSchedule.cosine(100)
+    means, stds = torch.tensor([[-1.0], [0.5], [2.0]]), torch.tensor([0.2, 0.3, 0.4])
+    weights, labels = torch.tensor([0.2, 0.5, 0.3]), torch.tensor([0, 1, 1])
+    full = ddpm.GaussianMixtureDenoiser(schedule, means, stds, weights, labels=labels)
+    class1 = ddpm.GaussianMixtureDenoiser(schedule, means[1:], stds[1:], weights[1:] / weights[1:].sum())
+    x, time = torch.randn(7, 1, dtype=torch.float64), torch.full((7,), 0.3)
+    torch.testing.assert_close(full(x, time, torch.ones(7, dtype=torch.long)), class1(x, time))
+    unlabelled = ddpm.GaussianMixtureDenoiser(schedule, means, stds, weights)
+    torch.testing.assert_close(full(x, time), unlabelled(x, time))
+    with pytest.raises(ValueError, match="no labels"):
+        unlabelled(x, time, torch.zeros(7, dtype=torch.long))
+    with pytest.raises(ValueError, match="one of the labels"):
+        full(x, time, torch.full((7,), 5))
+
+
+def test_guidance_with_exact_predictions_overshoots_the_tilted_distribution():
+    """CFG with w > 1 does not sample p(x) p(y|x)^w (chapter 4): with exact predictions the guided
+    sampler's mean lies well beyond the mean of that tilted distribution, while w = 1 samples p(x|y)."""
+    schedule = NoiseSchedule.cosine(1000)
+    oracle = ddpm.GaussianMixtureDenoiser(schedule, torch.tensor([[-0.75], [0.75]]), torch.tensor([1.0, 1.0]),
+                                          labels=torch.tensor([0, 1]))
+    n, w = 4000, 3.0
+    y = torch.zeros(n, dtype=torch.long)
+    grid = torch.linspace(-10, 10, 20001, dtype=torch.float64)
+    p0, p1 = torch.exp(-0.5 * (grid + 0.75) ** 2), torch.exp(-0.5 * (grid - 0.75) ** 2)
+    tilted = (0.5 * p0 + 0.5 * p1) * (p0 / (p0 + p1)) ** w
+    tilted_mean = (grid * tilted).sum() / tilted.sum()
+    for weight, target in ((1.0, -0.75), (w, tilted_mean.item())):
+        out = ddpm.sample(oracle, schedule, (n, 1), steps=100, eta=1.0, y=y, w=weight,
+                          generator=torch.Generator().manual_seed(1)).squeeze(1)
+        gap = out.mean().item() - target
+        if weight == 1.0:
+            assert abs(gap) < 6 * out.std().item() / math.sqrt(n)
+        else:
+            assert gap < -10 * out.std().item() / math.sqrt(n)      # pushed further than the tilted target

@@ -1,27 +1,38 @@
-"""Denoising diffusion probabilistic models (DDPM) and the DDIM family of samplers.
+r"""Denoising diffusion probabilistic models (DDPM) and the DDIM family of samplers.
 
-Notation (chapter 4): time steps :math:`t = 1, \\dots, T`; noise variances
-:math:`\\beta_t`; :math:`\\alpha_t = 1 - \\beta_t`;
-:math:`\\bar\\alpha_t = \\prod_{i \\le t} \\alpha_i` with :math:`\\bar\\alpha_0 = 1`.
+Notation (chapter 4): discrete steps :math:`t = 0, 1, \dots, T` with the data at
+:math:`t = 0` and noise at :math:`t = T`; per-step noise *variances*
+:math:`\beta_t`; :math:`\alpha_t = 1 - \beta_t`;
+:math:`\bar\alpha_t = \prod_{i \le t} \alpha_i` with :math:`\bar\alpha_0 = 1`.
+The continuous-time chapters (noise at time 0, data at time 1) use other
+symbols; the book's notation page maps them: :math:`\tau = 1 - t/T`,
+:math:`\alpha_\tau = \sqrt{\bar\alpha_t}`, :math:`\beta_\tau = \sqrt{1-\bar\alpha_t}`,
+:math:`\varepsilon = -\beta_\tau \nabla \log p`.
 
-* forward process :math:`q(x_t | x_{t-1}) = N(\\sqrt{1-\\beta_t}\\, x_{t-1}, \\beta_t I)`,
-* closed form :math:`x_t = \\sqrt{\\bar\\alpha_t}\\, x_0 + \\sqrt{1-\\bar\\alpha_t}\\, \\epsilon` (:func:`q_sample`),
-* training loss :math:`\\|\\epsilon - \\epsilon_\\theta(x_t, t)\\|^2` (:func:`ddpm_loss`),
-* estimate :math:`\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\, \\epsilon_\\theta) / \\sqrt{\\bar\\alpha_t}` (:func:`predict_x0`),
+* forward process :math:`q(x_t | x_{t-1}) = N(\sqrt{1-\beta_t}\, x_{t-1}, \beta_t I)` (FWD, :func:`q_step`),
+* closed form :math:`x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1-\bar\alpha_t}\, \varepsilon` (CLOSED, :func:`q_sample`),
+* posterior :math:`q(x_{t-1} | x_t, x_0) = N(\tilde\mu_t, \tilde\beta_t I)` (POST, :func:`posterior_mean_variance`),
+* training loss :math:`\|\varepsilon - \varepsilon_\theta(x_t, t)\|^2` (LOSS, :func:`ddpm_loss`),
+  the ELBO's terms with their weights dropped (:func:`elbo_weights`),
+* estimate :math:`\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\, \varepsilon_\theta) / \sqrt{\bar\alpha_t}` (X0, :func:`predict_x0`),
+* Ho et al.'s ancestral step :math:`x_{t-1} = \tilde\mu_t(x_t, \hat x_0) + \sigma_t \xi` with
+  :math:`\sigma_t^2 = \tilde\beta_t` or :math:`\beta_t` (:func:`ddpm_step`),
 * reverse update from step t to an earlier step s (s = t - 1 for DDPM)
 
-  .. math:: x_s = \\sqrt{\\bar\\alpha_s}\\, \\hat x_0 + \\sqrt{1 - \\bar\\alpha_s - c_t^2}\\, \\epsilon_\\theta + c_t z,
-            \\qquad c_t = \\eta \\sqrt{\\tfrac{1-\\bar\\alpha_s}{1-\\bar\\alpha_t}} \\sqrt{1 - \\tfrac{\\bar\\alpha_t}{\\bar\\alpha_s}}
+  .. math:: x_s = \sqrt{\bar\alpha_s}\, \hat x_0 + \sqrt{1 - \bar\alpha_s - c_t^2}\, \varepsilon_\theta + c_t \xi,
+            \qquad c_t = \eta \sqrt{\tfrac{1-\bar\alpha_s}{1-\bar\alpha_t}} \sqrt{1 - \tfrac{\bar\alpha_t}{\bar\alpha_s}}
 
-  (:func:`reverse_step`): :math:`\\eta = 0` is DDIM (deterministic),
-  :math:`\\eta = 1` with s = t - 1 is DDPM,
-* classifier-free guidance :math:`\\tilde\\epsilon = (1-w)\\,\\epsilon_\\theta(x_t, \\varnothing) + w\\, \\epsilon_\\theta(x_t, y)`
-  (:func:`cfg_combine`, :func:`guided_eps`).
+  (REV, :func:`reverse_step`): :math:`\eta = 0` is DDIM (deterministic),
+  :math:`\eta = 1` with s = t - 1 is the ancestral step with :math:`\sigma_t^2 = \tilde\beta_t`,
+* classifier-free guidance :math:`\tilde\varepsilon = (1-w)\,\varepsilon_\theta(x_t, \varnothing) + w\, \varepsilon_\theta(x_t, y)`
+  (CFG, :func:`cfg_combine`, :func:`guided_eps`),
+* inpainting: :func:`sample` with ``known`` and ``mask`` keeps chosen entries
+  (a trajectory's start and goal) equal to given values.
 
 Denoisers are called as ``model(x_t, t / T, y)``: the time enters as the
-fraction ``t / T`` in (0, 1], the scale the package's networks embed.
-Tensors of any shape (B, ...) work: images (B, C, H, W) and trajectories
-(B, horizon, dim) alike.
+fraction ``t / T`` in (0, 1], with 1 = pure noise (the opposite of the
+continuous-time chapters, whose networks receive 1 = data). Tensors of any
+shape (B, ...) work: images (B, C, H, W) and trajectories (B, horizon, dim) alike.
 """
 
 from __future__ import annotations
@@ -148,12 +159,25 @@ def _check_steps(t: TimeIndex, low: int, high: int, name: str) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # Forward process, loss and x_0 estimate
 # ---------------------------------------------------------------------------------------------------------------
+def q_step(x_prev: torch.Tensor, t: TimeIndex, noise: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
+    r"""One step of the forward chain (FWD): :math:`x_t = \sqrt{1-\beta_t}\, x_{t-1} + \sqrt{\beta_t}\, \varepsilon_{t-1}`.
+
+    ``t`` is an int in 1..T or an integer tensor of shape (B,); ``noise`` is
+    :math:`\varepsilon_{t-1}`, with the shape of ``x_prev``.
+    """
+    if noise.shape != x_prev.shape:
+        raise ValueError(f"noise must have the shape of x_prev {tuple(x_prev.shape)}, got {tuple(noise.shape)}")
+    _check_steps(t, 1, schedule.T, "t")
+    beta = schedule.at(schedule.betas, t - 1, x_prev)             # betas[t - 1] is beta_t
+    return (1 - beta).sqrt() * x_prev + beta.sqrt() * noise
+
+
 @reference
 def q_sample(x0: torch.Tensor, t: TimeIndex, noise: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
-    """Draw :math:`x_t \\sim q(x_t | x_0)` in closed form: :math:`x_t = \\sqrt{\\bar\\alpha_t}\\, x_0 + \\sqrt{1-\\bar\\alpha_t}\\, \\epsilon`.
+    """Draw :math:`x_t \\sim q(x_t | x_0)` in closed form: :math:`x_t = \\sqrt{\\bar\\alpha_t}\\, x_0 + \\sqrt{1-\\bar\\alpha_t}\\, \\varepsilon`.
 
     ``t`` is an int in 0..T or an integer tensor of shape (B,); ``noise`` is
-    :math:`\\epsilon`, with the shape of ``x0``.
+    :math:`\\varepsilon`, with the shape of ``x0``.
     """
     if noise.shape != x0.shape:
         raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
@@ -164,13 +188,70 @@ def q_sample(x0: torch.Tensor, t: TimeIndex, noise: torch.Tensor, schedule: Nois
 
 @reference
 def predict_x0(x_t: torch.Tensor, t: TimeIndex, eps: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
-    """The clean-data estimate :math:`\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\, \\epsilon) / \\sqrt{\\bar\\alpha_t}`.
+    """The clean-data estimate :math:`\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\, \\varepsilon) / \\sqrt{\\bar\\alpha_t}`.
 
     It inverts :func:`q_sample` with the predicted noise in place of the true one.
     """
     _check_steps(t, 0, schedule.T, "t")
     abar = schedule.at(schedule.alphas_bar, t, x_t)
     return (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
+
+
+def posterior_mean_variance(x0: torch.Tensor, x_t: torch.Tensor, t: TimeIndex,
+                            schedule: NoiseSchedule) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The forward-process posterior :math:`q(x_{t-1} | x_t, x_0) = N(\tilde\mu_t, \tilde\beta_t I)` (POST).
+
+    .. math:: \tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t}\, x_0
+              + \frac{\sqrt{\alpha_t}\,(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}\, x_t,
+              \qquad \tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\,\beta_t .
+
+    ``t`` is an int in 1..T or an integer tensor of shape (B,). Returns the mean
+    (the shape of ``x_t``) and the variance, shaped to broadcast over ``x_t``
+    (a scalar tensor for an int ``t``), both in ``x_t``'s dtype.
+    """
+    if x0.shape != x_t.shape:
+        raise ValueError(f"x0 must have the shape of x_t {tuple(x_t.shape)}, got {tuple(x0.shape)}")
+    _check_steps(t, 1, schedule.T, "t")
+    # the coefficients in float64 for t = 1..T (index t - 1), then cast: at t = 1 they are exactly 1, 0 and 0
+    abar_t, abar_s, beta = schedule.alphas_bar[1:], schedule.alphas_bar[:-1], schedule.betas
+    coef_x0 = abar_s.sqrt() * beta / (1 - abar_t)
+    coef_xt = (1 - beta).sqrt() * (1 - abar_s) / (1 - abar_t)
+    variance = (1 - abar_s) / (1 - abar_t) * beta
+    index = t - 1
+    return (schedule.at(coef_x0, index, x_t) * x0 + schedule.at(coef_xt, index, x_t) * x_t,
+            schedule.at(variance, index, x_t))
+
+
+def elbo_weights(schedule: NoiseSchedule, variance: str = "beta_tilde") -> torch.Tensor:
+    r"""The weights :math:`\lambda_t` of the ELBO's terms in noise-prediction form, for t = 1..T (float64, shape (T,)).
+
+    With :math:`p_\theta(x_{t-1} | x_t) = N(\tilde\mu_t(x_t, \hat x_0), \sigma_t^2 I)` the term
+    :math:`L_{t-1} = E\, \mathrm{KL}(q(x_{t-1} | x_t, x_0) \,\|\, p_\theta(x_{t-1} | x_t))` equals
+    :math:`\lambda_t\, E\|\varepsilon - \varepsilon_\theta(x_t, t)\|^2` plus a constant, with
+    :math:`\lambda_t = \beta_t^2 / (2 \sigma_t^2 \alpha_t (1-\bar\alpha_t))`. ``variance``:
+    ``"beta_tilde"`` (:math:`\sigma_t^2 = \tilde\beta_t`) or ``"beta"`` (:math:`\sigma_t^2 = \beta_t`).
+    The entry for t = 1 is ``inf`` for ``"beta_tilde"`` (:math:`\tilde\beta_1 = 0`): that step is the
+    decoder term :math:`L_0` of the ELBO, not a KL. :func:`ddpm_loss` drops these weights (all 1).
+    """
+    sigma2 = reverse_variances(schedule, variance)[1:]
+    betas, alphas, abar = schedule.betas, schedule.alphas, schedule.alphas_bar[1:]
+    return betas**2 / (2 * sigma2 * alphas * (1 - abar))
+
+
+def reverse_variances(schedule: NoiseSchedule, variance: str = "beta_tilde") -> torch.Tensor:
+    """The reverse-step variances :math:`\\sigma_t^2` of :func:`ddpm_step`, indexed by t = 0..T (float64, shape (T + 1,)).
+
+    ``"beta_tilde"``: :math:`\\tilde\\beta_t = \\frac{1-\\bar\\alpha_{t-1}}{1-\\bar\\alpha_t}\\beta_t`;
+    ``"beta"``: :math:`\\beta_t`. Entry 0 is unused (0).
+    """
+    if variance == "beta_tilde":
+        abar = schedule.alphas_bar
+        sigma2 = (1 - abar[:-1]) / (1 - abar[1:]) * schedule.betas
+    elif variance == "beta":
+        sigma2 = schedule.betas.clone()
+    else:
+        raise ValueError(f"variance must be 'beta_tilde' or 'beta', got {variance!r}")
+    return torch.cat([torch.zeros(1, dtype=torch.float64), sigma2])
 
 
 def resolve_null_label(model: torch.nn.Module, null_label: int | None = None) -> int:
@@ -194,14 +275,14 @@ def drop_labels(y: torch.Tensor, p_uncond: float, null_label: int,
 def ddpm_loss(model: nn.Module, x0: torch.Tensor, schedule: NoiseSchedule, *, y: torch.Tensor | None = None,
               p_uncond: float = 0.0, null_label: int | None = None,
               generator: torch.Generator | None = None) -> torch.Tensor:
-    """The simplified DDPM objective :math:`E_{t, x_0, \\epsilon} \\|\\epsilon - \\epsilon_\\theta(x_t, t)\\|^2`.
+    """The simplified DDPM objective :math:`E_{t, x_0, \\varepsilon} \\|\\varepsilon - \\varepsilon_\\theta(x_t, t)\\|^2`.
 
-    For every example: draw :math:`t \\sim U\\{1..T\\}` and :math:`\\epsilon \\sim N(0, I)`, build
+    For every example: draw :math:`t \\sim U\\{1..T\\}` and :math:`\\varepsilon \\sim N(0, I)`, build
     :math:`x_t` with :func:`q_sample`, and regress the network's output on the
-    *total* noise :math:`\\epsilon` (mean squared error over all entries).
+    *total* noise :math:`\\varepsilon` (mean squared error over all entries).
     With labels ``y`` and ``p_uncond > 0``, each label is replaced by the
     model's null label with probability ``p_uncond`` (label dropout), so one
-    network learns both :math:`\\epsilon_\\theta(x_t, y)` and :math:`\\epsilon_\\theta(x_t, \\varnothing)`.
+    network learns both :math:`\\varepsilon_\\theta(x_t, y)` and :math:`\\varepsilon_\\theta(x_t, \\varnothing)`.
     """
     batch = x0.shape[0]
     t = randint(1, schedule.T + 1, (batch,), x0.device, generator)
@@ -235,13 +316,13 @@ def reverse_step(x_t: torch.Tensor, t: TimeIndex, t_prev: TimeIndex, eps: torch.
                  generator: torch.Generator | None = None) -> torch.Tensor:
     """One reverse update from step ``t`` to the earlier step ``t_prev`` (= s):
 
-    .. math:: x_s = \\sqrt{\\bar\\alpha_s}\\, \\hat x_0 + \\sqrt{1 - \\bar\\alpha_s - c_t^2}\\, \\epsilon + c_t z
+    .. math:: x_s = \\sqrt{\\bar\\alpha_s}\\, \\hat x_0 + \\sqrt{1 - \\bar\\alpha_s - c_t^2}\\, \\varepsilon + c_t \\xi
 
     with :math:`\\hat x_0` from :func:`predict_x0`, :math:`c_t` from
     :func:`noise_scale` (``eta`` in [0, 1]; 0 = DDIM, 1 with s = t - 1 = DDPM)
-    and ``noise`` = :math:`z` (drawn from ``generator`` when ``None`` and
+    and ``noise`` = :math:`\\xi` (drawn from ``generator`` when ``None`` and
     ``eta > 0``; not used when ``eta = 0``). With ``clip_x0`` the estimate :math:`\\hat x_0` is clamped to
-    [-1, 1] (the data range) and :math:`\\epsilon` is recomputed from the clamped
+    [-1, 1] (the data range) and :math:`\\varepsilon` is recomputed from the clamped
     estimate, so that the step stays consistent. ``t`` and ``t_prev`` are ints
     or integer tensors of shape (B,).
     """
@@ -272,6 +353,36 @@ def reverse_step(x_t: torch.Tensor, t: TimeIndex, t_prev: TimeIndex, eps: torch.
     return x_prev
 
 
+def ddpm_step(x_t: torch.Tensor, t: TimeIndex, eps: torch.Tensor, schedule: NoiseSchedule,
+              variance: str = "beta_tilde", noise: torch.Tensor | None = None, clip_x0: bool = False,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Ho et al.'s ancestral step from ``t`` to ``t - 1``: :math:`x_{t-1} = \tilde\mu_t(x_t, \hat x_0) + \sigma_t \xi`.
+
+    :math:`\hat x_0` comes from :func:`predict_x0` (clamped to [-1, 1] with
+    ``clip_x0``), :math:`\tilde\mu_t` from :func:`posterior_mean_variance`, and
+    :math:`\sigma_t^2` is :math:`\tilde\beta_t` (``variance="beta_tilde"``, the
+    posterior variance) or :math:`\beta_t` (``"beta"``), the two choices of
+    Ho et al. (2020, section 3.2). No noise is added at t = 1, so the last step
+    returns :math:`\hat x_0`. With ``"beta_tilde"`` this is :func:`reverse_step`
+    with ``eta=1`` and ``t_prev = t - 1``; ``"beta"`` is not in the (REV) family.
+    ``noise`` = :math:`\xi` (drawn from ``generator`` when ``None``).
+    """
+    _check_steps(t, 1, schedule.T, "t")
+    if eps.shape != x_t.shape:
+        raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
+    sigma2 = reverse_variances(schedule, variance)
+    sigma2[1] = 0.0                                             # Ho et al.: no noise in the last step
+    x0_hat = predict_x0(x_t, t, eps, schedule)
+    if clip_x0:
+        x0_hat = x0_hat.clamp(-1.0, 1.0)
+    mean, _ = posterior_mean_variance(x0_hat, x_t, t, schedule)
+    if noise is None:
+        noise = randn(tuple(x_t.shape), x_t.device, generator).to(x_t.dtype)
+    elif noise.shape != x_t.shape:
+        raise ValueError(f"noise must have the shape of x_t {tuple(x_t.shape)}, got {tuple(noise.shape)}")
+    return mean + schedule.at(sigma2, t, x_t).sqrt() * noise
+
+
 def sampling_timesteps(T: int, steps: int | None = None) -> list[int]:
     """The descending time steps a sampler visits: ``steps + 1`` values from T down to 0.
 
@@ -287,7 +398,7 @@ def sampling_timesteps(T: int, steps: int | None = None) -> list[int]:
 
 
 def cfg_combine(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: float) -> torch.Tensor:
-    """Classifier-free guidance: :math:`\\tilde\\epsilon = (1 - w)\\, \\epsilon_\\theta(x_t, \\varnothing) + w\\, \\epsilon_\\theta(x_t, y)`.
+    """Classifier-free guidance: :math:`\\tilde\\varepsilon = (1 - w)\\, \\varepsilon_\\theta(x_t, \\varnothing) + w\\, \\varepsilon_\\theta(x_t, y)`.
 
     ``w = 1`` is the conditional prediction, ``w = 0`` the unconditional one,
     ``w > 1`` pushes further in the direction the label adds.
@@ -317,21 +428,33 @@ def _model_device(model: nn.Module) -> torch.device:
 def sample(model: nn.Module, schedule: NoiseSchedule, shape: tuple[int, ...], *, steps: int | None = None,
            eta: float = 0.0, y: torch.Tensor | None = None, w: float = 1.0, x_T: torch.Tensor | None = None,
            generator: torch.Generator | None = None, device: torch.device | str | None = None,
-           clip_x0: bool = False,
+           clip_x0: bool = False, ddpm_variance: str | None = None,
+           known: torch.Tensor | None = None, mask: torch.Tensor | None = None,
            callback: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> torch.Tensor:
-    """Turn noise :math:`x_T \\sim N(0, I)` into data with :func:`reverse_step` (DDPM / DDIM).
+    r"""Turn noise :math:`x_T \sim N(0, I)` into data with :func:`reverse_step` (DDPM / DDIM).
 
     ``steps``: how many reverse updates (``None`` = all T; fewer = the
     evenly spaced sub-sequence of :func:`sampling_timesteps`). ``eta``: noise
-    scale (0 = DDIM, deterministic; 1 = DDPM when ``steps = T``). ``y`` and
-    ``w``: class labels (B,) and guidance weight for classifier-free guidance
-    (``y=None`` samples unconditionally; ``w = 1`` calls the model once with
-    the labels, any other ``w`` calls it twice, see :func:`guided_eps`). ``x_T``: the starting noise
-    (drawn from ``generator`` when omitted). ``callback(t, x_t, x0_hat)`` is
-    called before each update (e.g. to record the denoising path).
-    ``clip_x0``: clamp each :math:`\\hat x_0` to [-1, 1] (for data scaled to that range). With
-    ``eta = 0`` no random number is drawn after :math:`x_T`, so the result is a
-    deterministic function of :math:`x_T`.
+    scale (0 = DDIM, deterministic; 1 = DDPM when ``steps = T``).
+    ``ddpm_variance``: ``"beta_tilde"`` or ``"beta"`` runs Ho et al.'s
+    ancestral step :func:`ddpm_step` with that :math:`\sigma_t^2` at every one of
+    the T steps instead (then ``steps`` must be ``None`` or T and ``eta`` is not
+    used). ``y`` and ``w``: the condition, one entry per sample (class labels
+    (B,), or any (B, ...) tensor the model reads), and the guidance weight for
+    classifier-free guidance (``y=None`` samples unconditionally; ``w = 1``
+    calls the model once with ``y``, any other ``w`` calls it twice, see
+    :func:`guided_eps`). ``x_T``: the starting noise (drawn from ``generator``
+    when omitted; a float64 ``x_T`` keeps the whole chain in float64).
+    ``known`` and ``mask`` (both broadcastable to ``shape``; ``mask`` boolean):
+    inpainting. After every update to a step s, the entries where ``mask`` is
+    true are replaced by a fresh draw of :math:`q(x_s | x_0 = \text{known})`
+    (:func:`q_sample`), so that they end exactly at ``known`` while the network
+    fills in the rest consistently (the replacement of RePaint, Lugmayr et al.
+    2022; Diffuser writes the clean values instead). ``callback(t, x_t, x0_hat)``
+    is called before each update (e.g. to record the denoising path).
+    ``clip_x0``: clamp each :math:`\hat x_0` to [-1, 1] (for data scaled to that
+    range). With ``eta = 0`` and no inpainting no random number is drawn after
+    :math:`x_T`, so the result is a deterministic function of :math:`x_T`.
     """
     if device is None:
         device = x_T.device if x_T is not None else _model_device(model)
@@ -341,12 +464,37 @@ def sample(model: nn.Module, schedule: NoiseSchedule, shape: tuple[int, ...], *,
     else:
         if tuple(x_T.shape) != tuple(shape):
             raise ValueError(f"x_T must have shape {tuple(shape)}, got {tuple(x_T.shape)}")
-        x = x_T.to(device, torch.float32)
+        x = x_T.to(device)
+        if not x.is_floating_point():
+            x = x.float()
     if y is not None:
         y = y.to(device)
-        if y.shape != (shape[0],):
-            raise ValueError(f"y must have shape ({shape[0]},), got {tuple(y.shape)}")
+        if y.dim() == 0 or y.shape[0] != shape[0]:
+            raise ValueError(f"y must have one entry per sample, shape ({shape[0]}, ...), got {tuple(y.shape)}")
+    if ddpm_variance is not None:
+        reverse_variances(schedule, ddpm_variance)                # validates the name
+        if steps not in (None, schedule.T):
+            raise ValueError(f"ddpm_variance runs all {schedule.T} steps; got steps={steps}")
+    if (known is None) != (mask is None):
+        raise ValueError("inpainting needs both known (the values) and mask (where they apply)")
+    if known is not None:
+        try:
+            known = torch.broadcast_to(known.to(device, x.dtype), tuple(shape))
+            mask = torch.broadcast_to(mask.to(device), tuple(shape))
+        except RuntimeError as err:
+            raise ValueError(f"known and mask must broadcast to {tuple(shape)}, got {tuple(known.shape)} "
+                             f"and {tuple(mask.shape)}") from err
+        if mask.dtype != torch.bool:
+            raise ValueError(f"mask must be a boolean tensor, got {mask.dtype}")
+
+    def impose(x: torch.Tensor, step: int) -> torch.Tensor:
+        if known is None:
+            return x
+        fresh = randn(tuple(shape), device, generator).to(x.dtype)
+        return torch.where(mask, q_sample(known, step, fresh, schedule), x)
+
     times = sampling_timesteps(schedule.T, steps)
+    x = impose(x, times[0])
     with eval_mode(model):
         for t, t_prev in zip(times[:-1], times[1:]):
             time = torch.full((shape[0],), t / schedule.T, device=device)
@@ -357,10 +505,14 @@ def sample(model: nn.Module, schedule: NoiseSchedule, shape: tuple[int, ...], *,
                     eps = model(x, time, y)
                 else:
                     eps = guided_eps(model, x, time, y, w)
-            eps = eps.float()
+            eps = eps.to(x.dtype)
             if callback is not None:
                 callback(t, x, predict_x0(x, t, eps, schedule))
-            x = reverse_step(x, t, t_prev, eps, schedule, eta=eta, clip_x0=clip_x0, generator=generator)
+            if ddpm_variance is not None:
+                x = ddpm_step(x, t, eps, schedule, variance=ddpm_variance, clip_x0=clip_x0, generator=generator)
+            else:
+                x = reverse_step(x, t, t_prev, eps, schedule, eta=eta, clip_x0=clip_x0, generator=generator)
+            x = impose(x, t_prev)
     return x
 
 
@@ -368,43 +520,69 @@ def sample(model: nn.Module, schedule: NoiseSchedule, shape: tuple[int, ...], *,
 # An exact denoiser, for experiments without training
 # ---------------------------------------------------------------------------------------------------------------
 class GaussianMixtureDenoiser(nn.Module):
-    r"""The exact noise predictor :math:`E[\epsilon | x_t]` when the data is a mixture of isotropic Gaussians.
+    r"""The exact noise predictor :math:`E[\varepsilon | x_t]` when the data is a mixture of isotropic Gaussians.
 
     For :math:`x_0 \sim \sum_k \pi_k N(\mu_k, s_k^2 I)` the noisy marginal is
     :math:`p_t = \sum_k \pi_k N(\sqrt{\bar\alpha_t}\mu_k, (\bar\alpha_t s_k^2 + 1 - \bar\alpha_t) I)`, and
-    :math:`E[\epsilon | x_t] = -\sqrt{1-\bar\alpha_t}\, \nabla \log p_t(x_t)`. No network can do
+    :math:`E[\varepsilon | x_t] = -\sqrt{1-\bar\alpha_t}\, \nabla \log p_t(x_t)`. No network can do
     better on this data, so samplers can be studied without training error.
     ``means`` (K, d), ``stds`` (K,), ``weights`` (K,); inputs (B, d);
-    ``forward(x, time)`` with ``time = t / T`` as the samplers pass it.
+    ``forward(x, time, y=None)`` with ``time = t / T`` as the samplers pass it.
+    With ``labels`` (K,), component k belongs to class ``labels[k]``, and
+    ``forward(x, time, y)`` returns the exact *conditional* predictor of the
+    data of class ``y[i]`` (the mixture of that class's components, with their
+    weights renormalised); ``y=None`` is the whole mixture. So
+    :func:`guided_eps` and :func:`sample` can run classifier-free guidance with
+    exact predictions.
     """
 
     def __init__(self, schedule: NoiseSchedule, means: torch.Tensor, stds: torch.Tensor,
-                 weights: torch.Tensor | None = None):
+                 weights: torch.Tensor | None = None, labels: torch.Tensor | None = None):
         super().__init__()
         means = torch.as_tensor(means, dtype=torch.float64)
         stds = torch.as_tensor(stds, dtype=torch.float64).reshape(-1)
         if means.dim() != 2 or stds.shape != (means.shape[0],):
             raise ValueError(f"means must be (K, d) and stds (K,), got {tuple(means.shape)} and {tuple(stds.shape)}")
+        if (stds < 0).any():
+            raise ValueError("stds must be non-negative")
         weights = torch.full((len(stds),), 1.0 / len(stds), dtype=torch.float64) if weights is None else \
             torch.as_tensor(weights, dtype=torch.float64)
-        if weights.shape != stds.shape or (weights < 0).any() or not math.isclose(float(weights.sum()), 1.0):
+        if weights.shape != stds.shape or (weights < 0).any() or \
+                not math.isclose(float(weights.sum()), 1.0, rel_tol=1e-6):
             raise ValueError("weights must be K non-negative numbers that sum to 1")
+        weights = weights / weights.sum()                           # exactly 1 in float64
+        if labels is not None:
+            labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+            if labels.shape != stds.shape:
+                raise ValueError(f"labels must have shape ({len(stds)},), got {tuple(labels.shape)}")
         self.schedule = schedule
         self.register_buffer("means", means)
         self.register_buffer("stds", stds)
         self.register_buffer("log_weights", weights.log())
+        self.register_buffer("labels", labels)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.means.shape[1]:
             raise ValueError(f"expected x of shape (B, {self.means.shape[1]}), got {tuple(x.shape)}")
         t = torch.round(torch.as_tensor(time, dtype=torch.float64) * self.schedule.T).long().reshape(-1).cpu()
+        if t.numel() == 1:
+            t = t.expand(x.shape[0])
         abar = self.schedule.alphas_bar[t].to(x.device)[:, None]                           # (B, 1)
         xd = x.double()
         centres = abar.sqrt()[:, :, None] * self.means.T[None]                              # (B, d, K)
         variances = abar * self.stds[None] ** 2 + (1 - abar)                               # (B, K)
         d = x.shape[1]
         sq = ((xd[:, :, None] - centres) ** 2).sum(dim=1)                                  # (B, K)
-        log_resp = self.log_weights[None] - 0.5 * sq / variances - 0.5 * d * variances.log()
+        log_weights = self.log_weights[None].expand(x.shape[0], -1)                       # (B, K)
+        if y is not None:
+            if self.labels is None:
+                raise ValueError("this denoiser has no labels: build it with labels=... to condition on y")
+            y = torch.as_tensor(y, device=x.device).reshape(-1, 1)
+            of_class = self.labels[None] == y
+            if not of_class.any(dim=1).all():
+                raise ValueError(f"every y must be one of the labels {sorted(set(self.labels.tolist()))}")
+            log_weights = log_weights.masked_fill(~of_class, -math.inf)
+        log_resp = log_weights - 0.5 * sq / variances - 0.5 * d * variances.log()
         resp = torch.softmax(log_resp, dim=1)                                              # (B, K)
         score = -(resp[:, None, :] * (xd[:, :, None] - centres) / variances[:, None, :]).sum(dim=2)
         return (-(1 - abar).sqrt() * score).to(x.dtype)

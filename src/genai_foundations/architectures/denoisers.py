@@ -37,27 +37,37 @@ class TemporalResidualBlock(nn.Module):
 
 
 class TrajectoryDenoiser(nn.Module):
-    """Noise predictor :math:`\\epsilon_\\theta(\\tau_t, t)` for trajectories :math:`\\tau` of shape (B, horizon, dim).
+    """Noise predictor :math:`\\varepsilon_\\theta(\\tau_t, t)` for trajectories :math:`\\tau` of shape (B, horizon, dim).
 
     A 1x1 convolution lifts the ``dim`` coordinates to ``channels``; residual
     blocks with dilations 1, 2, 4, ... (one per block) mix information along
-    time; a zero-initialised 1x1 convolution maps back to ``dim``. The noise
-    level ``t`` (a float in about [0, 1] per example, DDPM passes t/T) enters
-    through :func:`~genai_foundations.architectures.unet.sinusoidal_embedding`
-    and an MLP. ``forward(x, t, y=None)`` returns a tensor of the shape of ``x``.
+    time; a zero-initialised 1x1 convolution maps back to ``dim``. The time
+    input ``t`` (a float per example) enters through
+    :func:`~genai_foundations.architectures.unet.sinusoidal_embedding` and an
+    MLP; its meaning is the caller's (the DDPM sampler passes t/T, 1 = pure
+    noise). ``forward(x, t, y=None)`` returns a tensor of the shape of ``x``.
+
+    With ``cond_dim > 0`` the network also reads a per-way-point condition
+    ``y`` of shape (B, horizon, cond_dim), concatenated to its input channels
+    (``y=None`` means all zeros). The DDPM chapter passes the way points a plan
+    must keep, with a mask (:func:`~genai_foundations.data.trajectories.waypoint_condition`),
+    the way inpainting models see the known part of an image.
     """
 
     def __init__(self, dim: int = 2, channels: int = 64, emb_dim: int = 64, num_blocks: int = 4,
-                 kernel_size: int = 5):
+                 kernel_size: int = 5, cond_dim: int = 0):
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd (so that the length is kept), got {kernel_size}")
         if num_blocks < 1:
             raise ValueError(f"num_blocks must be at least 1, got {num_blocks}")
+        if cond_dim < 0:
+            raise ValueError(f"cond_dim must be non-negative, got {cond_dim}")
         self.dim = dim
+        self.cond_dim = cond_dim
         self.emb_dim = emb_dim
         self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
-        self.conv_in = nn.Conv1d(dim, channels, 1)
+        self.conv_in = nn.Conv1d(dim + cond_dim, channels, 1)
         self.blocks = nn.ModuleList(
             TemporalResidualBlock(channels, emb_dim, kernel_size, dilation=2**i) for i in range(num_blocks)
         )
@@ -69,8 +79,14 @@ class TrajectoryDenoiser(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor | float, y: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 3 or x.shape[-1] != self.dim:
             raise ValueError(f"expected trajectories of shape (B, horizon, {self.dim}), got {tuple(x.shape)}")
-        if y is not None:
-            raise ValueError("TrajectoryDenoiser is unconditional; pass y=None")
+        if self.cond_dim == 0 and y is not None:
+            raise ValueError("this TrajectoryDenoiser is unconditional (cond_dim=0); pass y=None")
+        if self.cond_dim > 0:
+            if y is None:
+                y = torch.zeros(*x.shape[:2], self.cond_dim, device=x.device, dtype=x.dtype)
+            elif y.shape != (*x.shape[:2], self.cond_dim):
+                raise ValueError(f"expected a condition y of shape {(*x.shape[:2], self.cond_dim)}, got {tuple(y.shape)}")
+            x = torch.cat([x, y.to(x.dtype)], dim=-1)
         t = torch.as_tensor(t, device=x.device, dtype=torch.float32)
         if t.dim() == 0:
             t = t.expand(x.shape[0])
