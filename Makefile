@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 export GENAI_PROGRESS ?= text
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help install book book-quick lab exercises grade test test-unit test-notebooks test-site clean
+.PHONY: help install book book-quick lab exercises grade check grading-deps test test-unit test-notebooks test-site clean
 
 help:
 	@echo "make install      create $(VENV) and install the course package with everything it needs"
@@ -23,7 +23,8 @@ help:
 	@echo "make book-quick   the same in QUICK mode (small data, few steps): a fast preview"
 	@echo "make lab          open the exercises (and the book) in JupyterLab"
 	@echo "make exercises    regenerate exercises/ from solutions/ (nbgrader generate_assignment)"
-	@echo "make grade        autograde submitted/<student>/<assignment>/, export grades.csv, write feedback/"
+	@echo "make grade        grade submitted/<student>/<assignment>/ in sandboxes (GRADE_ARGS='--workers 4 ...')"
+	@echo "make check NOTEBOOK=exercises/<slug>/<slug>.ipynb   run your notebook the way the grader will"
 	@echo "make checkpoints  retrain the shared checkpoints (src/genai_foundations/checkpoints/, CPU, one thread)"
 	@echo "make test         run the whole test suite (unit tests, notebooks, nbgrader round trip, site build)"
 
@@ -50,8 +51,20 @@ lab: $(STAMP)
 exercises: $(STAMP)
 	$(BIN)/python -m genai_foundations.course release
 
-grade: $(STAMP)
-	$(BIN)/python -m genai_foundations.course grade
+# Grading runs students' code in a bubblewrap sandbox with cgroup limits (root, Linux): the sandbox
+# and its install belong to grading and the test suite only, never to `make lab`.
+grading-deps:
+	@command -v bwrap >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null); } || \
+	    { echo "bubblewrap is needed to grade: install the 'bubblewrap' package"; exit 1; }
+
+grade: $(STAMP) grading-deps
+	$(BIN)/python -m genai_foundations.course grade $(GRADE_ARGS)
+
+NOTEBOOK ?=
+check: $(STAMP)
+	@test -n "$(NOTEBOOK)" || { echo "usage: make check NOTEBOOK=exercises/<slug>/<slug>.ipynb"; exit 2; }
+	$(BIN)/python -m genai_foundations.course check $(NOTEBOOK)
 
 # Shared trained models (README, "Conventions for chapters"): retrain every registered checkpoint
 # deterministically and rewrite its .safetensors and .json; commit both.
@@ -69,7 +82,8 @@ checkpoints: $(STAMP)
 # (one per core) in every worker and kernel oversubscribes the CPU and runs 10-50x slower.
 test: export OMP_NUM_THREADS = 1
 test: export MKL_NUM_THREADS = 1
-test: $(STAMP)
+test: export GENAI_REQUIRE_SANDBOX = 1
+test: $(STAMP) grading-deps
 	$(BIN)/python tests/notebook_pipeline.py prepare
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax --nbval-cell-timeout=600 \
 	    --ignore=tests/site tests

@@ -30,6 +30,28 @@ def make_course(tmp_path: Path, assignment: str) -> Path:
     return root
 
 
+def load_shortcuts(assignment: str):
+    """The exercise's shortcut answers (tests/grading/shortcuts/<slug>.py), or None."""
+    import importlib.util
+
+    path = ROOT / "tests" / "grading" / "shortcuts" / f"{assignment.replace('-', '_')}.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(f"shortcuts_{assignment.replace('-', '_')}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def task_scores(root: Path, assignment: str, student: str) -> dict[str, float]:
+    """grade_id -> score of one graded submission, read from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        submission = gb.find_submission(assignment, student)
+        return {g.cell.name: g.score for nb in submission.notebooks for g in nb.grades}
+
+
 def read_grades(path: Path) -> dict[str, dict[str, str]]:
     with path.open(newline="") as handle:
         return {row["student_id"]: row for row in csv.DictReader(handle)}
@@ -55,7 +77,8 @@ def test_release_is_current_and_grades_round_trip(assignment, tmp_path):
             f"exercises/{assignment}/{notebook.name} differs from a fresh nbgrader release: run `make exercises`"
         )
         text = notebook.read_text()
-        for secret in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "check_function"):
+        for secret in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "check_function", "grading_generator",
+                       "grade_task"):
             assert secret not in text, f"the released {notebook.name} leaks {secret!r}"
         tasks = [c for c in json.loads(text)["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
         assert 3 <= len(tasks) <= 6, f"{assignment}: expected 3 to 6 graded tasks, found {len(tasks)}"
@@ -65,12 +88,34 @@ def test_release_is_current_and_grades_round_trip(assignment, tmp_path):
         target.mkdir(parents=True)
         for notebook in source.glob("*.ipynb"):
             shutil.copy(notebook, target)
-    outcomes = grade(root, quiet=True)
-    assert [(o.student, o.status, o.detail) for o in outcomes] == [
-        ("solution", "graded", ""), ("untouched", "graded", "")]
+    shortcuts = load_shortcuts(assignment)
+    if shortcuts is not None:  # one submission carrying every shortcut answer of this exercise
+        nb = json.loads((fresh / f"{assignment}.ipynb").read_text())
+        for cell in nb["cells"]:
+            gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+            if gid in shortcuts.SHORTCUTS:
+                cell["source"] = shortcuts.SHORTCUTS[gid]
+        target = root / "submitted" / "shortcuts" / assignment
+        target.mkdir(parents=True)
+        (target / f"{assignment}.ipynb").write_text(json.dumps(nb))
+    outcomes = sorted(grade(root, quiet=True, workers=0), key=lambda o: o.student)
+    if shortcuts is not None:
+        shortcut_outcome = next(o for o in outcomes if o.student == "shortcuts")
+        outcomes.remove(shortcut_outcome)
+        scores = task_scores(root, assignment, "shortcuts")
+        earned = {gid: scores[gid] for gid in shortcuts.EXPECTED_ZERO if scores[gid] != 0}
+        assert not earned, f"shortcut answers earned points on {earned} ({shortcut_outcome.detail})"
+    assert [(o.student, o.status) for o in outcomes] == [("solution", "graded"), ("untouched", "graded")]
+    assert outcomes[0].detail == "", f"the solution lost points: {outcomes[0].detail}"
+    assert "grader could not" not in outcomes[1].detail and "grader failed" not in outcomes[1].detail
     grades = read_grades(root / "grades.csv")
     assert float(grades["solution"]["max_score"]) > 0
     assert float(grades["solution"]["score"]) == float(grades["solution"]["max_score"]), "the solution lost points"
     assert float(grades["untouched"]["score"]) == 0.0, "an untouched exercise earned points"
     for student in ("solution", "untouched"):
-        assert list((root / "feedback" / student / assignment).glob("*.html")), f"no feedback for {student}"
+        pages = list((root / "feedback" / student / assignment).glob("*.html"))
+        assert pages, f"no feedback for {student}"
+        for page in pages:  # feedback never shows hidden-test text
+            text = page.read_text()
+            for secret in ("check_function", "grading_generator", "grade_task(", "_reference"):
+                assert secret not in text, f"{student}'s feedback shows hidden-test text {secret!r}"

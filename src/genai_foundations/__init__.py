@@ -8,8 +8,10 @@ Every chapter of the book imports from here. The layout mirrors the book:
 
 plus the helpers every chapter shares: :mod:`~genai_foundations.runtime`
 (device, seeding, QUICK mode), :mod:`~genai_foundations.data`,
-:mod:`~genai_foundations.training`, :mod:`~genai_foundations.plotting` and
-:mod:`~genai_foundations.grading`.
+:mod:`~genai_foundations.training`, :mod:`~genai_foundations.plotting`,
+:mod:`~genai_foundations.display`, :mod:`~genai_foundations.results` and
+:mod:`~genai_foundations.checkpoints`. The package knows nothing about grading:
+that lives in the separate ``genai_grading`` package.
 """
 
 from genai_foundations.runtime import RunConfig, autocast, get_device, is_quick, seed_everything, setup

@@ -65,6 +65,17 @@ def check_notebook(path: str, root: str | None = None) -> int:
         found = find_forbidden(defining_code(cells, task.function), task.forbidden)
         if found:
             problems.append(f"{task.function} uses {', '.join(found)}, which the task forbids (0 points for it)")
+    from genai_grading.bridge import answer_cells
+    from genai_grading.tasks import forbidden_by_cell
+
+    answers = answer_cells(source)
+    for test_id, names in forbidden_by_cell(assignment).items():
+        code = "\n\n".join([cells.get(a, "") for a in answers.get(test_id, [])]
+                           + [c for k, c in cells.items() if k.startswith("added-")])
+        found = find_forbidden(code, names)
+        if found:
+            problems.append(f"the answer tested by {test_id} uses {', '.join(found)}, which that task forbids "
+                            "(0 points for it)")
     if problems:
         print("These would lose points:")
         for p in problems:

@@ -51,15 +51,20 @@ def set_seed_base(base: int | None, scope: str) -> None:
     _SEED_STATE.update(base=base, scope=scope, count=0)
 
 
-def grading_generator() -> torch.Generator:
+def grading_generator(key: int | None = None) -> torch.Generator:
     """A fresh generator for a hidden test's inputs.
 
     At grading time its seed comes from the instructor's secret and the
     submission (so no two submissions see the same inputs, and nobody can
     know them in advance); otherwise from a public hash of the test cell.
+    Two calls with the same ``key`` in one test cell give equal generators
+    (for a test that draws the same noise twice); without a key every call
+    gives a new one.
     """
-    _SEED_STATE["count"] += 1
-    text = f"{_SEED_STATE['base']}|{_SEED_STATE['scope']}|{_SEED_STATE['count']}"
+    if key is None:
+        _SEED_STATE["count"] += 1
+        key = f"n{_SEED_STATE['count']}"
+    text = f"{_SEED_STATE['base']}|{_SEED_STATE['scope']}|{key}"
     seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:7], "big")
     return torch.Generator().manual_seed(seed)
 
@@ -156,6 +161,26 @@ def assert_matches(actual: Any, expected: Any, where: str, atol: float = 1e-5, r
         raise AssertionError(f"{where}: expected {expected!r}, got {actual!r}")
 
 
+def _tensor_leaves(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensor_leaves(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensor_leaves(v)]
+    return []
+
+
+def _check_dtypes(actual: Any, expected: Any, where: str) -> None:
+    """Every tensor of the answer has the dtype of the reference's tensor at the same place."""
+    got, want = _tensor_leaves(actual), _tensor_leaves(expected)
+    for i, (a, e) in enumerate(zip(got, want)):
+        if a.dtype != e.dtype:
+            part = "" if len(want) == 1 else f" (tensor {i + 1} of the result)"
+            raise AssertionError(f"{where}{part}: expected dtype {e.dtype}, got {a.dtype}; compute in any precision "
+                                 "you like, but return the dtype the reference returns for these inputs")
+
+
 def check_function(
     student: Callable,
     reference_fn: Callable,
@@ -166,13 +191,17 @@ def check_function(
     rtol: float = 1e-4,
     seed: int | None = None,
     also_block: Sequence[Callable] = (),
+    check_dtype: bool = True,
+    inputs_unchanged: bool = True,
 ) -> int:
     """Check ``student`` against ``reference_fn`` on every case; return the number of cases passed.
 
     ``seed``: reseed torch before each call, for functions that draw random
-    numbers themselves (both get the same stream). ``also_block``: further
-    references that the answer must not call (e.g. a whole-sampler reference
-    when the task is one step of it).
+    numbers themselves (both get the same stream). ``check_dtype``: every
+    returned tensor must have the reference's dtype. ``inputs_unchanged``:
+    the answer must not modify its tensor arguments in place (set False for a
+    task that asks for an in-place update, and check the updated state).
+    ``also_block`` is kept for older hidden tests (the sandbox's stubs block).
     """
     name = name or getattr(student, "__name__", "your function")
     if not callable(student):
@@ -187,13 +216,23 @@ def check_function(
         expected = reference_fn(*_clone(case.args), **_clone(case.kwargs))
         if seed is not None:
             torch.manual_seed(seed + index)
+        args, kwargs = _clone(case.args), _clone(case.kwargs)
+        before = [t.detach().clone() for t in _tensor_leaves((args, kwargs))]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                actual = student(*_clone(case.args), **_clone(case.kwargs))
+                actual = student(*args, **kwargs)
             except NotImplementedError:
                 raise AssertionError(f"{name} is not implemented yet (it raised NotImplementedError)") from None
             except Exception as err:  # the student's bug: say where, keep the traceback
                 raise AssertionError(f"{where}: your function raised {type(err).__name__}: {err}") from err
         assert_matches(actual, expected, where, atol=atol, rtol=rtol)
+        if check_dtype:
+            _check_dtypes(actual, expected, where)
+        if inputs_unchanged:
+            after = _tensor_leaves((args, kwargs))
+            for k, (b, a) in enumerate(zip(before, after)):
+                if a.shape != b.shape or not torch.equal(a.detach(), b):
+                    raise AssertionError(f"{where}: your function changed its input tensor number {k + 1} in "
+                                         "place; leave the inputs unchanged and return new tensors")
     return len(cases)

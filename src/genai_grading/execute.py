@@ -59,10 +59,10 @@ def sandbox_slot():
 
 
 def _kernel_manager_class():
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec
 
-    class SandboxKernelManager(KernelManager):
+    class SandboxKernelManager(AsyncKernelManager):
         """A kernel manager whose kernel command is given (the sandbox launcher), with ipc transport."""
 
         argv: list[str] = []
@@ -70,6 +70,35 @@ def _kernel_manager_class():
         @property
         def kernel_spec(self):
             return KernelSpec(argv=self.argv, display_name="Python 3 (grading sandbox)", language="python")
+
+        def _kernel_pids(self) -> list[int]:
+            import psutil
+
+            process = getattr(getattr(self, "provisioner", None), "process", None)
+            if process is None:
+                return []
+            try:
+                return [c.pid for c in psutil.Process(process.pid).children(recursive=True)
+                        if c.uids().real == self.sandbox_uid]
+            except psutil.Error:
+                return []
+
+        async def _async_interrupt_kernel(self):
+            """SIGINT to the kernel itself: a signal sent to bubblewrap would not reach it."""
+            import signal
+
+            if self.sandbox_uid is None:
+                return await super()._async_interrupt_kernel()
+            for pid in self._kernel_pids():
+                try:
+                    os.kill(pid, signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+
+        async def interrupt_kernel(self):
+            return await self._async_interrupt_kernel()
+
+        sandbox_uid: int | None = None
 
         def write_connection_file(self, **kwargs):
             result = super().write_connection_file(**kwargs)
@@ -160,6 +189,7 @@ def execute_notebook(nb, *, assignment: str, requests: dict[str, dict], limits: 
                 for path in cgroup.procs_files:
                     launcher += ["--cgroup-procs", path]
                 km.argv = launcher + ["--", *bwrap]
+                km.sandbox_uid = uid
             else:
                 km.argv = kernel_argv
                 env_for_unsafe = dict(os.environ, GENAI_GRADING_INPUTS=str(inputs),
@@ -194,7 +224,9 @@ def execute_notebook(nb, *, assignment: str, requests: dict[str, dict], limits: 
                 report["error"] = f"{name}: {str(err)[:300]}"
             report["seconds"] = round(time.monotonic() - started, 3)
             with contextlib.suppress(Exception):
-                km.shutdown_kernel(now=True)
+                from jupyter_core.utils import run_sync
+
+                run_sync(km.shutdown_kernel)(now=True)
             if cgroup is not None:
                 report["oom"] = cgroup.oom_killed()
                 report["pids_exhausted"] = cgroup.pids_exhausted()
@@ -221,13 +253,25 @@ def hidden_test_references(source) -> list[str]:
             tree = ast.parse(hidden)
         except SyntaxError:
             continue
+        modules: dict[str, object] = {}  # local name -> package module imported whole
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("genai_foundations."):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("genai_foundations"):
                 module = importlib.import_module(node.module)
                 for alias in node.names:
                     obj = getattr(module, alias.name, None)
-                    if inspect.isfunction(obj) and obj.__module__.startswith("genai_foundations"):
+                    if inspect.ismodule(obj):
+                        modules[alias.asname or alias.name] = obj
+                    elif inspect.isfunction(obj) and obj.__module__.startswith("genai_foundations"):
                         names.append(f"{obj.__module__}.{obj.__qualname__}")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("genai_foundations.") and alias.asname:
+                        modules[alias.asname] = importlib.import_module(alias.name)
+        for node in ast.walk(tree):  # `_sm.mixture_score` where `_sm` is a package module
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+                obj = getattr(modules[node.value.id], node.attr, None)
+                if inspect.isfunction(obj) and obj.__module__.startswith("genai_foundations"):
+                    names.append(f"{obj.__module__}.{obj.__qualname__}")
     return names
 
 
@@ -246,7 +290,7 @@ def grade_job(job: dict) -> dict:
     skip = {task.grade_id for task in tasks}
 
     def hidden_tests(km):
-        link = bridge.KernelLink(km, limits.cell_timeout_s)
+        link = bridge.KernelLink(km, limits.cell_timeout_s, blocked)
         dtype = torch.get_default_dtype()
         try:
             return bridge.run_hidden_tests(source, link, job["seeds"], forbidden_by_cell(assignment), skip)
@@ -288,11 +332,20 @@ def grade_job(job: dict) -> dict:
                                   verdict.detail, verdict.n_cases, 0, verdict.evidence)
         verdicts.append(verdict)
     hidden = run.get("after_cells") or {}
+    answers = bridge.answer_cells(source)
+    forbidden_cells = forbidden_by_cell(assignment)
     for gid in [c.metadata["nbgrader"]["grade_id"] for c in source.cells
                 if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"]["grade_id"] not in skip]:
         h = hidden.get(gid) or {"passed": False, "message": "the hidden tests could not run (the notebook did not "
                                 "finish: see the notes above)", "detail": ""}
-        verdicts.append(TaskVerdict(gid, bool(h["passed"]), h["message"], h.get("detail", "")))
+        verdict = TaskVerdict(gid, bool(h["passed"]), h["message"], h.get("detail", ""))
+        code = "\n\n".join([student_cells.get(a, "") for a in answers.get(gid, [])]
+                           + [c for k, c in student_cells.items() if k.startswith("added-")])
+        found = find_forbidden(code, forbidden_cells.get(gid, []))
+        if found and verdict.passed:
+            verdict = TaskVerdict(gid, False, f"your answer uses {', '.join(found)}, which this task forbids: the "
+                                  "point is to write the computation yourself (0 points for this task)", verdict.detail)
+        verdicts.append(verdict)
     notes = []
     if run["timed_out"]:
         notes.append(run["error"])

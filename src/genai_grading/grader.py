@@ -46,7 +46,7 @@ import nbformat
 
 from genai_grading import sandbox, similarity, stubs
 from genai_grading.sandbox import Limits
-from genai_grading.submissions import Refused, build_graded_notebook, inspect_submission, parse_notebook, student_code
+from genai_grading.submissions import NAME, Refused, build_graded_notebook, inspect_submission, parse_notebook, student_code
 from genai_grading.tasks import load_tasks, module_name
 
 SOURCE_DIR = "solutions"
@@ -312,6 +312,7 @@ def grade(root: Path, db_url: str | None = None, csv_path: str | os.PathLike = "
             raise CourseError(f"grading refused: {err}. Students' code must not run with the grader's rights. "
                               "Fix the set-up (see the instructor guide), or pass --unsafe-no-sandbox to grade "
                               "without a sandbox on a machine you can throw away.") from None
+        sandbox.remove_stale_cgroups()
     known = assignments(root)
     submitted = root / SUBMITTED_DIR
     if not submitted.is_dir():
@@ -327,7 +328,8 @@ def grade(root: Path, db_url: str | None = None, csv_path: str | os.PathLike = "
     codes: dict[tuple[str, str], dict[str, str]] = {}
 
     def refuse(student: str, assignment: str, reason: str, status: str = "refused") -> None:
-        if assignment in known and status != "unknown assignment":
+        valid = bool(NAME.match(student)) and ".." not in student
+        if assignment in known and status != "unknown assignment" and valid:
             record_scores(root, db_url, assignment, student, {})
             _write_problem(root, student, assignment, reason)
         outcomes.append(Outcome(student, assignment, status, reason,
@@ -422,7 +424,7 @@ def _store(root: Path, db_url: str | None, source, job: dict, result: dict | Non
                                                           "notes": result["notes"]}, indent=1))
     score = sum(scores.values())
     _atomic_write(folder / LEDGER_FILE, json.dumps({"key": job["key"], "score": score, "max_score": max_score}))
-    failed = [v["message"].splitlines()[0] for v in result["verdicts"] if not v["passed"]]
+    failed = [(v["message"].splitlines() or ["failed"])[0] for v in result["verdicts"] if not v["passed"]]
     detail = "; ".join(result["notes"] + failed)
     return Outcome(student, assignment, "graded", detail, score, max_score, result["seconds"],
                    {gid: ("passed" if v["passed"] else "failed") for gid, v in verdicts.items()})

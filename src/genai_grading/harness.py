@@ -57,7 +57,7 @@ def _tensors(value: Any) -> list[torch.Tensor]:
 
 
 def call_case(fn, args: tuple, kwargs: dict, *, forbidden: list[str], seed: int | None, gradient: bool,
-              cotangent_seed: int) -> dict:
+              cotangent_seed: int, keep_graph: bool = False) -> dict:
     """Call ``fn`` once and describe what happened as plain data."""
     record: dict[str, Any] = {"ok": False, "error": "", "forbidden": []}
     guard = ForbiddenCallGuard(forbidden)
@@ -81,6 +81,8 @@ def call_case(fn, args: tuple, kwargs: dict, *, forbidden: list[str], seed: int 
     record["forbidden"] = sorted(set(guard.violations))
     record["args_after"] = [t.detach() for t in _tensors((args, kwargs))]
     if record["ok"]:
+        if keep_graph:
+            record["output_graph"] = record["output"]
         record["output"] = _detach(record["output"])
     return record
 
@@ -190,19 +192,36 @@ def _modules(value: Any) -> list[torch.nn.Module]:
     return []
 
 
+_CALLS: dict[int, tuple[list, list]] = {}
+_KEEP_CALLS = 64
+
+
+def _grad_inputs(args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    """Tensors the grader differentiates with respect to, in a fixed order (tensors, then module parameters)."""
+    tensors = [t for t in _tensors((args, kwargs)) if t.requires_grad]
+    params = [p for m in _modules((args, kwargs)) for p in m.parameters() if p.requires_grad]
+    return tensors + params
+
+
 def bridge_call(name: str, blob: str, namespace: dict) -> None:
-    """Call the student's ``name`` on the arguments the grader sent (a torch.save blob, base64).
+    """Serve one request of the grader: call the student's ``name``, or back-propagate through a call.
 
     The grader's data is unpickled here, in the sandbox (the safe direction);
     what goes back is plain data (:mod:`genai_grading.wire`): the output or
     the error, the forbidden calls seen, and the state of every tensor and
     module argument after the call (so that in-place updates reach the
-    grader's copies).
+    grader's copies). For a differentiable call the inputs and outputs stay
+    here under ``call_id``; a later ``backward`` request returns the
+    vector-Jacobian product, so the grader can differentiate through the
+    student's function as if it ran in its own process.
     """
     import base64
     import io
 
     request = torch.load(io.BytesIO(base64.b64decode(blob)), weights_only=False)
+    if request.get("mode") == "backward":
+        _publish({"function": name, "defined": True, "results": [_backward(request)]})
+        return
     fn = namespace.get(name)
     if not callable(fn):
         _publish({"function": name, "defined": False, "results": []})
@@ -210,7 +229,30 @@ def bridge_call(name: str, blob: str, namespace: dict) -> None:
     torch.set_rng_state(request["rng"])
     args, kwargs = request["args"], request["kwargs"]
     record = call_case(fn, args, kwargs, forbidden=list(request.get("forbidden", [])), seed=None, gradient=False,
-                       cotangent_seed=0)
+                       cotangent_seed=0, keep_graph=bool(request.get("differentiable")))
+    if request.get("differentiable") and record.get("ok"):
+        outputs = [t for t in _tensors(record["output_graph"])]
+        _CALLS[int(request["call_id"])] = (_grad_inputs(args, kwargs), outputs)
+        for old in sorted(_CALLS)[:-_KEEP_CALLS]:
+            del _CALLS[old]
+        record["output_requires_grad"] = [bool(t.requires_grad) for t in outputs]
+    record.pop("output_graph", None)
     record["modules_after"] = [{k: v.detach() for k, v in m.state_dict().items()} for m in _modules((args, kwargs))]
     record["rng_after"] = torch.get_rng_state()
     _publish({"function": name, "defined": True, "results": [record]})
+
+
+def _backward(request: dict) -> dict:
+    entry = _CALLS.get(int(request["call_id"]))
+    if entry is None:
+        return {"ok": False, "error": "the grader asked for the gradient of an unknown call", "forbidden": []}
+    inputs, outputs = entry
+    pairs = [(o, g) for o, g in zip(outputs, request["grads"]) if g is not None and o.requires_grad]
+    if not inputs or not pairs:
+        return {"ok": True, "output": [None] * len(inputs), "forbidden": []}
+    try:
+        grads = torch.autograd.grad([o for o, _ in pairs], inputs, [g.to(o.dtype) for o, g in pairs],
+                                    allow_unused=True, retain_graph=True)
+    except Exception as err:
+        return {"ok": False, "error": f"{type(err).__name__}: {str(err)[:MAX_ERROR]}", "forbidden": []}
+    return {"ok": True, "output": [None if g is None else g.detach() for g in grads], "forbidden": []}

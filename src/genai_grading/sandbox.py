@@ -122,6 +122,10 @@ class Cgroup:
             if self.version == 2:
                 events = (self.dirs[0] / "memory.events").read_text()
                 return any(line.startswith("oom_kill ") and int(line.split()[1]) > 0 for line in events.splitlines())
+            control = (self.dirs[0] / "memory.oom_control").read_text()
+            kills = [int(line.split()[1]) for line in control.splitlines() if line.startswith("oom_kill ")]
+            if kills:
+                return kills[0] > 0
             return int((self.dirs[0] / "memory.failcnt").read_text()) > 0
         except OSError:
             return False
@@ -161,6 +165,25 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.05)
+
+
+def remove_stale_cgroups(max_age_s: float = 3600.0) -> int:
+    """Remove the empty cgroups of sandboxes whose worker died (older than ``max_age_s``); return how many."""
+    import time
+
+    root = Path("/sys/fs/cgroup")
+    removed = 0
+    for parent in (root, root / "memory", root / "pids"):
+        if not parent.is_dir():
+            continue
+        for d in parent.glob("genai-grading-*"):
+            try:
+                if time.time() - d.stat().st_mtime > max_age_s and not (d / "cgroup.procs").read_text().strip():
+                    d.rmdir()
+                    removed += 1
+            except OSError:
+                pass
+    return removed
 
 
 # ---------------------------------------------------------------- checks

@@ -16,7 +16,9 @@ import ast
 from typing import Iterable
 
 MODULE_ROOTS = {"torch", "F", "nn", "functional", "special", "np", "numpy", "scipy", "_VF", "ops", "aten", "optim",
-                "linalg", "autograd", "func"}
+                "linalg", "autograd", "func", "sklearn", "stats", "torchvision", "diffusers", "transformers"}
+# Libraries whose names a task can forbid: their imports (plain, aliased or `from ... import`) are tracked.
+LIBRARIES = ("torch", "numpy", "scipy", "sklearn", "torchvision", "diffusers", "transformers")
 ALIAS_ATTRIBUTES = {"_VF", "_VariableFunctions", "aten", "_functional"}
 
 
@@ -44,9 +46,9 @@ def find_forbidden(code: str, forbidden: Iterable[str]) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.split(".")[0] in ("torch", "numpy", "scipy"):
+                if alias.name.split(".")[0] in LIBRARIES:
                     aliases.add((alias.asname or alias.name).split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "torch":
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in LIBRARIES:
             for alias in node.names:
                 aliases.add(alias.asname or alias.name)
                 if alias.name in module_names:

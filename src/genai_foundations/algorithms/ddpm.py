@@ -44,7 +44,6 @@ from typing import Callable
 import torch
 from torch import nn
 
-from genai_foundations.grading import reference
 from genai_foundations.runtime import autocast, eval_mode, rand, randint, randn
 
 TimeIndex = int | torch.Tensor
@@ -61,7 +60,6 @@ def linear_betas(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02
     return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
 
 
-@reference
 def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
     """The cosine schedule of Nichol & Dhariwal (2021), as ``beta_1 .. beta_T`` (float64, shape (T,)).
 
@@ -172,7 +170,6 @@ def q_step(x_prev: torch.Tensor, t: TimeIndex, noise: torch.Tensor, schedule: No
     return (1 - beta).sqrt() * x_prev + beta.sqrt() * noise
 
 
-@reference
 def q_sample(x0: torch.Tensor, t: TimeIndex, noise: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
     """Draw :math:`x_t \\sim q(x_t | x_0)` in closed form: :math:`x_t = \\sqrt{\\bar\\alpha_t}\\, x_0 + \\sqrt{1-\\bar\\alpha_t}\\, \\varepsilon`.
 
@@ -186,7 +183,6 @@ def q_sample(x0: torch.Tensor, t: TimeIndex, noise: torch.Tensor, schedule: Nois
     return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
 
 
-@reference
 def predict_x0(x_t: torch.Tensor, t: TimeIndex, eps: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
     """The clean-data estimate :math:`\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\, \\varepsilon) / \\sqrt{\\bar\\alpha_t}`.
 
@@ -310,7 +306,6 @@ def noise_scale(t: TimeIndex, t_prev: TimeIndex, schedule: NoiseSchedule, eta: f
     return eta * torch.sqrt((1 - abar_s) / (1 - abar_t)) * torch.sqrt(1 - abar_t / abar_s)
 
 
-@reference
 def reverse_step(x_t: torch.Tensor, t: TimeIndex, t_prev: TimeIndex, eps: torch.Tensor, schedule: NoiseSchedule,
                  eta: float = 0.0, noise: torch.Tensor | None = None, clip_x0: bool = False,
                  generator: torch.Generator | None = None) -> torch.Tensor:

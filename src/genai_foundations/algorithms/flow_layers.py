@@ -34,7 +34,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_foundations.grading import reference
 
 Conditioner = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -100,7 +99,6 @@ def _check_mask(x: torch.Tensor, mask: torch.Tensor) -> None:
         raise ValueError(f"mask must have the shape of one example {tuple(x.shape[1:])}, got {tuple(mask.shape)}")
 
 
-@reference
 def affine_coupling_forward(x: torch.Tensor, mask: torch.Tensor,
                             conditioner: Conditioner) -> tuple[torch.Tensor, torch.Tensor]:
     """RealNVP's affine coupling, data to latent, with its log-determinant.
@@ -124,7 +122,6 @@ def affine_coupling_forward(x: torch.Tensor, mask: torch.Tensor,
     return z, s.flatten(1).sum(dim=1)
 
 
-@reference
 def affine_coupling_inverse(z: torch.Tensor, mask: torch.Tensor, conditioner: Conditioner) -> torch.Tensor:
     """The exact inverse of :func:`affine_coupling_forward`.
 

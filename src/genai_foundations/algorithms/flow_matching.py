@@ -47,7 +47,6 @@ from torch import nn
 from genai_foundations.algorithms.ddpm import cfg_combine, drop_labels, resolve_null_label
 from genai_foundations.algorithms.gaussian_paths import GaussianPath, LinearPath, broadcast_time, sample_conditional
 from genai_foundations.algorithms.solvers import euler_ode, heun_ode, midpoint_ode
-from genai_foundations.grading import reference
 from genai_foundations.runtime import autocast, eval_mode, rand, randn
 
 Field = Callable[[torch.Tensor, float], torch.Tensor]
@@ -64,7 +63,6 @@ def _check_noise(z: torch.Tensor, eps: torch.Tensor) -> None:
         raise ValueError("z must have a batch dimension: shape (B, ...)")
 
 
-@reference
 def linear_path_sample(z: torch.Tensor, t: torch.Tensor | float, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The training pair of the linear path (LIN): :math:`x_t = t z + (1 - t)\\varepsilon` and the target :math:`z - \\varepsilon`.
 
@@ -98,7 +96,6 @@ def _model_time(t: torch.Tensor | float, batch: int, like: torch.Tensor) -> torc
     return t.expand(batch) if t.dim() == 0 else t.reshape(batch)
 
 
-@reference
 def cfm_loss(model: Callable[..., torch.Tensor], z: torch.Tensor, path: GaussianPath | None = None, *,
              t: torch.Tensor | float | None = None, eps: torch.Tensor | None = None, y: torch.Tensor | None = None,
              p_uncond: float = 0.0, null_label: int | None = None,
@@ -139,7 +136,6 @@ def cfm_loss(model: Callable[..., torch.Tensor], z: torch.Tensor, path: Gaussian
 # ---------------------------------------------------------------------------------------------------------------
 # Guidance and sampling
 # ---------------------------------------------------------------------------------------------------------------
-@reference
 def guided_field(model: Callable[..., torch.Tensor], x: torch.Tensor, t: torch.Tensor | float, y: torch.Tensor,
                  w: float) -> torch.Tensor:
     """Classifier-free guidance (CFG): :math:`\\tilde u_t(x \\mid y) = (1 - w)\\, u_t(x \\mid \\varnothing) + w\\, u_t(x \\mid y)`.
@@ -213,7 +209,6 @@ def sample(model: Callable[..., torch.Tensor], shape: tuple[int, ...] | None = N
         return SOLVERS[method](model_field(model, y, w), x0, 0.0, 1.0, steps, return_path=return_path)
 
 
-@reference
 def euler_sample(field: Field, x0: torch.Tensor, steps: int) -> torch.Tensor:
     """Euler's method from t = 0 to t = 1: :math:`x_{t+h} = x_t + h\\, u_t(x_t)` with :math:`h = 1/\\text{steps}`.
 

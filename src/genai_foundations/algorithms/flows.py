@@ -42,7 +42,6 @@ from genai_foundations.algorithms.flow_layers import (
     mlp,
     soft_clamp,
 )
-from genai_foundations.grading import reference
 
 __all__ = [
     "ActNorm", "AffineCoupling", "AutoregressiveAffineFlow", "FlowLayer", "FlowSequence", "Invertible1x1Conv",
@@ -112,7 +111,6 @@ class StandardUniform(nn.Module):
 # ---------------------------------------------------------------------------------------------------------------
 # Composition
 # ---------------------------------------------------------------------------------------------------------------
-@reference
 def flow_nll(x: torch.Tensor, layers: Iterable[Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]]) -> torch.Tensor:
     """Mean negative log-likelihood (nats per example) of a flow with a standard normal base.
 
@@ -222,7 +220,6 @@ def jacobian_logdet(fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tenso
 # ---------------------------------------------------------------------------------------------------------------
 # 1-D flows as CDFs
 # ---------------------------------------------------------------------------------------------------------------
-@reference
 def mog_cdf_flow(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
                  stds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The CDF of a mixture of Gaussians as a 1-D flow, with its log-derivative.

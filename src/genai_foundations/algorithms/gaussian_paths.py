@@ -26,7 +26,6 @@ import math
 
 import torch
 
-from genai_foundations.grading import reference
 
 
 class GaussianPath:
@@ -129,7 +128,6 @@ def conditional_score(path: GaussianPath, x: torch.Tensor, z: torch.Tensor, t: t
     return -(x - path.alpha(t) * z) / path.beta(t) ** 2
 
 
-@reference
 def score_to_vector_field(path: GaussianPath, score: torch.Tensor, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """:math:`u_t(x) = (\\beta_t^2 \\frac{\\dot\\alpha_t}{\\alpha_t} - \\dot\\beta_t \\beta_t)\\, s_t(x) + \\frac{\\dot\\alpha_t}{\\alpha_t} x` (needs :math:`\\alpha_t > 0`, i.e. :math:`t > 0`)."""
     t = broadcast_time(t, x)

@@ -41,7 +41,6 @@ from torch import nn
 from genai_foundations.algorithms.ddpm import cfg_combine, drop_labels, resolve_null_label
 from genai_foundations.algorithms.gaussian_paths import GaussianPath, noise_to_score, score_to_vector_field
 from genai_foundations.algorithms.solvers import euler_maruyama, langevin
-from genai_foundations.grading import reference
 from genai_foundations.runtime import autocast, rand, randn
 
 ScoreModel = Callable[..., torch.Tensor]
@@ -83,7 +82,6 @@ def _component_terms(x: torch.Tensor, means: torch.Tensor, variances: torch.Tens
     return log_terms, diff
 
 
-@reference
 def mixture_score(x: torch.Tensor, means: torch.Tensor, stds: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """The score of :math:`p(x) = \\sum_k \\pi_k \\mathcal N(x; \\mu_k, s_k^2 I)` in closed form:
 
@@ -200,7 +198,6 @@ class GaussianMixture:
         a, b = path.alpha(t), path.beta(t)
         return type(self)(a * self.means, torch.sqrt(a**2 * self.stds**2 + b**2), self.weights)
 
-    @reference
     def path_score(self, path: GaussianPath, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         """:math:`\\nabla_x \\log p_t(x)` of :meth:`along_path`, for a scalar ``t`` or one time per example (B,)."""
         means, stds, weights = self._params(x)
@@ -252,7 +249,6 @@ def _squared_norm(v: torch.Tensor) -> torch.Tensor:
     return (v**2).flatten(1).sum(1)
 
 
-@reference
 def dsm_loss(score_model: ScoreModel, z: torch.Tensor, path: GaussianPath, generator: torch.Generator | None = None,
              *, t: torch.Tensor | None = None, noise: torch.Tensor | None = None, weighting: str = "beta2",
              y: torch.Tensor | None = None, p_uncond: float = 0.0, null_label: int | None = None) -> torch.Tensor:
@@ -291,7 +287,6 @@ def dsm_loss(score_model: ScoreModel, z: torch.Tensor, path: GaussianPath, gener
     return _squared_norm(residual).mean()
 
 
-@reference
 def noise_prediction_loss(noise_model: ScoreModel, z: torch.Tensor, path: GaussianPath,
                           generator: torch.Generator | None = None, *, t: torch.Tensor | None = None,
                           noise: torch.Tensor | None = None, y: torch.Tensor | None = None, p_uncond: float = 0.0,
@@ -335,7 +330,6 @@ class ScoreFromNoise(nn.Module):
 # ---------------------------------------------------------------------------------------------------------------
 # SDE simulation
 # ---------------------------------------------------------------------------------------------------------------
-@reference
 def euler_maruyama_step(drift: Callable[[torch.Tensor, float], torch.Tensor], sigma: float, x: torch.Tensor, t: float,
                         h: float, noise: torch.Tensor) -> torch.Tensor:
     """One Euler-Maruyama step for :math:`dx = u_t(x)\\,dt + \\sigma_t\\,dW_t`:

@@ -29,7 +29,6 @@ from typing import Callable
 
 import torch
 
-from genai_foundations.grading import reference
 from genai_foundations.runtime import randn
 
 Field = Callable[[torch.Tensor, float], torch.Tensor]
@@ -45,7 +44,6 @@ def _finish(path: list[torch.Tensor], return_path: bool) -> torch.Tensor:
     return torch.stack(path) if return_path else path[-1]
 
 
-@reference
 @torch.no_grad()
 def euler_ode(field: Field, x0: torch.Tensor, t0: float = 0.0, t1: float = 1.0, steps: int = 100,
               return_path: bool = False) -> torch.Tensor:
@@ -94,7 +92,6 @@ def _diffusion_term(sigma: float | Callable[[float], float], t: float) -> float:
     return float(sigma(t)) if callable(sigma) else float(sigma)
 
 
-@reference
 @torch.no_grad()
 def euler_maruyama(drift: Field, sigma: float | Callable[[float], float], x0: torch.Tensor, t0: float = 0.0,
                    t1: float = 1.0, steps: int = 100, generator: torch.Generator | None = None,

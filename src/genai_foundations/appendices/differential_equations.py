@@ -47,7 +47,6 @@ import torch
 
 from genai_foundations.algorithms.gaussian_paths import GaussianPath, LinearPath
 from genai_foundations.algorithms.score_matching import GaussianMixture
-from genai_foundations.grading import reference
 from genai_foundations.runtime import randn
 
 Field = Callable[[torch.Tensor, float], torch.Tensor]
@@ -389,7 +388,6 @@ class MixtureProbabilityPath:
 # ---------------------------------------------------------------------------------------------------------------
 # The Ornstein-Uhlenbeck process: dx = -theta (x - mu) dt + sigma dW
 # ---------------------------------------------------------------------------------------------------------------
-@reference
 def ou_mean_var(t: float | torch.Tensor, mean0: float | torch.Tensor, var0: float | torch.Tensor, theta: float,
                 sigma: float, mu: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and variance at time ``t`` of the Ornstein-Uhlenbeck process :math:`dx = -\\theta (x - \\mu)\\,dt + \\sigma\\,dW`.
@@ -411,7 +409,6 @@ def ou_mean_var(t: float | torch.Tensor, mean0: float | torch.Tensor, var0: floa
     return mu + (mean0 - mu) * decay, var0 * decay**2 + sigma**2 * spread
 
 
-@reference
 def ou_euler_maruyama(x0: torch.Tensor, theta: float, sigma: float, h: float, noise: torch.Tensor,
                       mu: float = 0.0) -> torch.Tensor:
     """Euler-Maruyama for the Ornstein-Uhlenbeck process with given standard normal ``noise``.
@@ -452,7 +449,6 @@ def _upwind_parts(u_edges: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return u.clamp(min=0), u.clamp(max=0)
 
 
-@reference
 def _rhs(p: torch.Tensor, u_pos: torch.Tensor, u_neg: torch.Tensor, sigma: float, dx: float,
          muscl: bool) -> torch.Tensor:
     """:func:`fokker_planck_rhs` without the argument checks (the solver's inner loop)."""
@@ -478,7 +474,6 @@ def _check_fields(p: torch.Tensor, u_edges: torch.Tensor, dx: float) -> None:
         raise ValueError(f"dx must be positive, got {dx}")
 
 
-@reference
 def fokker_planck_rhs(p: torch.Tensor, u_edges: torch.Tensor, sigma: float, dx: float,
                       scheme: str = "upwind") -> torch.Tensor:
     """The right-hand side of :math:`\\partial_t p = -\\partial_x J`, :math:`J = p\\,u - \\tfrac{\\sigma^2}{2} \\partial_x p`, in flux form.
@@ -504,7 +499,6 @@ def fokker_planck_rhs(p: torch.Tensor, u_edges: torch.Tensor, sigma: float, dx: 
     return _rhs(p, *_upwind_parts(u_edges), sigma, dx, scheme == "muscl")
 
 
-@reference
 def fokker_planck_step(p: torch.Tensor, u_edges: torch.Tensor, sigma: float, dx: float, dt: float,
                        scheme: str = "upwind") -> torch.Tensor:
     """One explicit Euler step of the Fokker-Planck equation: :math:`p^{n+1} = p^n - \\frac{\\Delta t}{\\Delta x}(J_{i+1/2} - J_{i-1/2})`.
@@ -614,7 +608,6 @@ def solve_continuity(p0: torch.Tensor, velocity: Field | torch.Tensor, grid: Gri
     return solve_fokker_planck(p0, velocity, 0.0, grid, times, t0=t0, scheme=scheme, cfl=cfl)
 
 
-@reference
 def fokker_planck_residual(p: torch.Tensor, u: torch.Tensor, sigma: float, dx: float,
                            dp_dt: torch.Tensor | None = None) -> torch.Tensor:
     """The residual :math:`\\partial_t p + \\partial_x (p u) - \\tfrac{\\sigma^2}{2}\\partial_x^2 p` by central differences.

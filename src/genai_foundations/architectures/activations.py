@@ -23,7 +23,6 @@ from typing import Callable
 
 import torch
 
-from genai_foundations.grading import reference
 
 #: The slope of leaky ReLU for negative inputs used throughout the book (and by ``torch.nn.LeakyReLU``).
 LEAKY_SLOPE = 0.01
@@ -75,7 +74,6 @@ def _fold(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return positive, torch.where(positive, x, -x)
 
 
-@reference
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
     """Logistic sigmoid :math:`\\sigma(x) = 1/(1 + e^{-x})`, evaluated without overflow, with exact gradients.
 
@@ -153,7 +151,6 @@ def activation(name: str, x: torch.Tensor) -> torch.Tensor:
     return ELEMENTWISE[name][0](x)
 
 
-@reference
 def activation_derivative(name: str, x: torch.Tensor) -> torch.Tensor:
     """:math:`f'(x)` for the element-wise activation called ``name``, element by element.
 
@@ -168,7 +165,6 @@ def activation_derivative(name: str, x: torch.Tensor) -> torch.Tensor:
 # --- softmax -----------------------------------------------------------------------------------------------------
 
 
-@reference
 def softmax(z: torch.Tensor, temperature: float = 1.0, dim: int = -1) -> torch.Tensor:
     """:math:`p_i = e^{z_i/T} / \\sum_j e^{z_j/T}` along ``dim``, computed stably.
 
@@ -199,7 +195,6 @@ def log_softmax(z: torch.Tensor, temperature: float = 1.0, dim: int = -1) -> tor
     return scaled - top - torch.log(torch.exp(scaled - top).sum(dim=dim, keepdim=True))
 
 
-@reference
 def softmax_jacobian(z: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """The softmax Jacobian :math:`J_{ij} = \\partial p_i/\\partial z_j = p_i(\\delta_{ij} - p_j)/T`.
 
@@ -243,7 +238,6 @@ def _check_dense(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, name
         raise ValueError(f"x must have shape (batch, {weight.shape[1]}), got {tuple(x.shape)}")
 
 
-@reference
 def dense_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, activation_name: str = "relu") -> torch.Tensor:
     """A dense layer on a batch: :math:`y = f(Wx + b)` for every row :math:`x` of ``x`` (shape (B, n)).
 
@@ -256,7 +250,6 @@ def dense_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, act
     return softmax(z) if activation_name == "softmax" else activation(activation_name, z)
 
 
-@reference
 def dense_backward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, grad_out: torch.Tensor,
                    activation_name: str = "relu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gradients of a dense layer given :math:`G = \\partial L/\\partial Y` (shape (B, m)).

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 
-from genai_foundations.grading import reference
 
 WORKED_EXAMPLE = {"x": 2.0, "y": 0.8, "w1": 0.5, "b1": 0.0, "w2": -1.0, "b2": 0.0}
 """The inputs of the worked example of the main notes (learning rate 0.1)."""
@@ -49,7 +48,6 @@ def _floats(*values) -> list[float]:
     return out
 
 
-@reference
 def two_layer_forward(x: float, y: float, w1: float, b1: float, w2: float, b2: float) -> dict[str, float]:
     """Forward pass of eq. NET: returns ``{"z1", "a1", "y_hat", "loss"}``."""
     x, y, w1, b1, w2, b2 = _floats(x, y, w1, b1, w2, b2)
@@ -83,7 +81,6 @@ def two_layer_local_derivatives(x: float, y: float, w1: float, b1: float, w2: fl
     }
 
 
-@reference
 def two_layer_backward(x: float, y: float, w1: float, b1: float, w2: float, b2: float) -> dict[str, float]:
     """Backward pass of eq. CHAIN: the gradient of :math:`L` with respect to each parameter.
 

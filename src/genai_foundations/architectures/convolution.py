@@ -34,7 +34,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genai_foundations.grading import reference
 
 IntPair = int | tuple[int, int]
 
@@ -52,7 +51,6 @@ def _pair(value: IntPair, name: str, minimum: int) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------------------------
 # Output sizes
 # ---------------------------------------------------------------------------------------------------------------
-@reference
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Length of a convolution's (or pooling's) output along one axis, equation (SIZE):
 
@@ -114,7 +112,6 @@ def _check_conv_inputs(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
         raise ValueError(f"expected a bias of shape ({out_channels},), got {tuple(bias.shape)}")
 
 
-@reference
 def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: IntPair = 1,
            padding: IntPair = 0, dilation: IntPair = 1) -> torch.Tensor:
     """2-D convolution (CONV) as one matrix product, the way ``F.conv2d`` computes it.
@@ -137,7 +134,6 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     return out.reshape(x.shape[0], weight.shape[0], h_out, w_out)
 
 
-@reference
 def conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: IntPair = 1,
                      padding: IntPair = 0, output_padding: IntPair = 0, dilation: IntPair = 1) -> torch.Tensor:
     """Transposed convolution from scratch: every input pixel spreads a weighted copy of the filter.
@@ -226,7 +222,6 @@ def avg_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: IntPair | None = N
 # ---------------------------------------------------------------------------------------------------------------
 # Batch normalisation and dropout
 # ---------------------------------------------------------------------------------------------------------------
-@reference
 def batch_norm(x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor,
                weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, training: bool = True,
                momentum: float = 0.1, eps: float = 1e-5) -> torch.Tensor:

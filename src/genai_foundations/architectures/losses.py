@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import torch
 
-from genai_foundations.grading import reference
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -64,14 +63,12 @@ def batch_loss(per_example: torch.Tensor) -> torch.Tensor:
 # --- regression ----------------------------------------------------------------------------------------------------
 
 
-@reference
 def mse(prediction: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Mean squared error :math:`\\frac1n \\sum_i (y_i - \\hat y_i)^2` (element-wise squares with ``reduction="none"``)."""
     _same_shape(prediction, target, "prediction and target")
     return _reduce((prediction - target) ** 2, reduction)
 
 
-@reference
 def mae(prediction: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Mean absolute error :math:`\\frac1n \\sum_i |y_i - \\hat y_i|`."""
     _same_shape(prediction, target, "prediction and target")
@@ -94,7 +91,6 @@ def _check_class_targets(targets: torch.Tensor, batch: int, classes: int) -> Non
         raise ValueError(f"class targets must lie in 0..{classes - 1}")
 
 
-@reference
 def cross_entropy_from_logits(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Categorical cross-entropy from logits, :math:`\\ell_i = -\\log \\operatorname{softmax}(z_i)_{y_i}`.
 
@@ -117,7 +113,6 @@ def cross_entropy_from_logits(logits: torch.Tensor, targets: torch.Tensor, reduc
     return _reduce(losses, reduction)
 
 
-@reference
 def cross_entropy_from_probs(probs: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Categorical cross-entropy from probabilities, :math:`\\ell_i = -\\log \\hat p_{i y_i}`.
 
@@ -168,7 +163,6 @@ class _BinaryCrossEntropyFromProbs(torch.autograd.Function):
         return grad_probs, grad_targets
 
 
-@reference
 def binary_cross_entropy(probs: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Binary cross-entropy :math:`-[y\\log \\hat p + (1-y)\\log(1-\\hat p)]` from probabilities :math:`\\hat p`.
 
@@ -199,7 +193,6 @@ def softplus(z: torch.Tensor) -> torch.Tensor:
     return torch.where(positive, z, torch.zeros_like(z)) + torch.log1p(torch.exp(-a))
 
 
-@reference
 def binary_cross_entropy_with_logits(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Binary cross-entropy from a logit :math:`z` (with :math:`\\hat p = \\sigma(z)`), stably.
 
@@ -249,21 +242,18 @@ def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.where(zero, torch.zeros_like(x), x * torch.log(safe_y))
 
 
-@reference
 def entropy(p: torch.Tensor) -> torch.Tensor:
     """Shannon entropy :math:`H(p) = -\\sum_i p_i \\log p_i` in nats, with :math:`0\\log 0 = 0` (over the last dimension)."""
     _check_distributions(p)
     return -_xlogy(p, p).sum(dim=-1)
 
 
-@reference
 def cross_entropy(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Cross-entropy :math:`H(p, q) = -\\sum_i p_i \\log q_i` (infinite when :math:`q_i = 0 < p_i`)."""
     _check_distributions(p, q)
     return -_xlogy(p, q).sum(dim=-1)
 
 
-@reference
 def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """:math:`\\mathrm{KL}(p\\,\\|\\,q) = \\sum_i p_i \\log(p_i/q_i)` over the last dimension.
 
@@ -286,7 +276,6 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 # --- Wasserstein-1 in one dimension ---------------------------------------------------------------------------------
 
 
-@reference
 def wasserstein1_samples(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """:math:`W_1` between the empirical distributions of two 1-D samples (sizes may differ).
 
@@ -308,7 +297,6 @@ def wasserstein1_samples(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ((cdf_x - cdf_y).abs() * gaps).sum()
 
 
-@reference
 def wasserstein1_histograms(p: torch.Tensor, q: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """:math:`W_1` between two distributions on the same sorted 1-D grid of positions :math:`g_0 < \\dots < g_{K-1}`.
 

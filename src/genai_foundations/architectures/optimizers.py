@@ -35,7 +35,6 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-from genai_foundations.grading import reference
 
 ADAM_DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8}
 """The defaults of Kingma & Ba (2015), also those of ``torch.optim.Adam``."""
@@ -72,7 +71,6 @@ def gradient_step(params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor],
     return out
 
 
-@reference
 def sgd_epoch(
     params: Sequence[torch.Tensor],
     loss_fn: LossFn,
@@ -161,7 +159,6 @@ def adam_init_state(param: torch.Tensor) -> dict:
     return {"step": 0, "m": torch.zeros_like(param), "v": torch.zeros_like(param)}
 
 
-@reference
 def adam_step(
     param: torch.Tensor,
     grad: torch.Tensor,

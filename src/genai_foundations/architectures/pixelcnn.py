@@ -15,7 +15,8 @@ features, which by then only carry information about earlier pixels.
 * :class:`MaskedResidualBlock`: ReLU - 1x1 conv (2h -> h) - ReLU - masked 3x3 (B) - ReLU - 1x1 conv (h -> 2h), plus the input;
 * :class:`PixelCNN`: masked 7x7 (A), residual blocks, 1x1 head; per pixel one Bernoulli logit
   (``num_levels = 2``) or ``num_levels`` logits of a softmax (256 for 8-bit images);
-* :func:`sample`: draw an image pixel by pixel in raster order (D forward passes);
+* :func:`sample`: draw an image pixel by pixel in raster order (D forward passes), each pixel by
+  :func:`sample_step` (inverting the conditional's CDF at a uniform number);
 * :func:`bits_per_dim`, :func:`independent_pixel_nll`: the likelihood in bits per dimension and
   the baseline that models every pixel independently.
 
@@ -32,12 +33,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genai_foundations.grading import reference
 
 MASK_TYPES = ("A", "B")
 
 
-@reference
 def pixelcnn_mask(kernel_size: int | tuple[int, int], mask_type: str) -> torch.Tensor:
     """The (k_h, k_w) mask of a PixelCNN convolution: 1 where the filter may look, 0 elsewhere.
 
@@ -219,20 +218,44 @@ def sample(model: PixelCNN, n: int, height: int, width: int, generator: torch.Ge
         canvas = torch.zeros(n, 1, height, width, device=device)
         for index in range(height * width):
             row, col = divmod(index, width)
-            logits = model(canvas)[:, :, row, col].float()                              # (n, 1) or (n, K)
-            if model.num_levels == 2:
-                probs = torch.cat([1 - torch.sigmoid(logits), torch.sigmoid(logits)], dim=1)
-            else:
-                probs = torch.softmax(logits, dim=1)
-            u = torch.rand(n, 1, generator=generator).to(device)
-            cdf = probs.cumsum(dim=1)
-            value = (cdf < u).sum(dim=1).clamp(max=model.num_levels - 1)                 # first level with cdf >= u
-            canvas[:, 0, row, col] = value.float()
+            canvas = sample_step(model, canvas, row, col, torch.rand(n, generator=generator).to(device))
             if callback is not None:
                 callback(index, canvas)
     finally:
         model.train(was_training)
     return canvas
+
+
+def sample_step(model: nn.Module, canvas: torch.Tensor, row: int, col: int, u: torch.Tensor) -> torch.Tensor:
+    """One step of :func:`sample`: draw pixel ``(row, col)`` of every image, by inverting its CDF at ``u``.
+
+    ``model`` maps a canvas (n, 1, H, W) to per-pixel logits and has
+    ``num_levels`` K (a :class:`PixelCNN`); ``canvas`` holds the pixels drawn
+    so far (what it holds at ``(row, col)`` and after it does not matter: the
+    masks hide it); ``u`` (n,) are uniform numbers in [0, 1). The conditional
+    at ``(row, col)`` is :math:`p = (1 - \\sigma(\\ell), \\sigma(\\ell))` for one
+    Bernoulli logit (K = 2) and :math:`\\mathrm{softmax}(\\ell)` otherwise; the
+    drawn level is the first :math:`v` whose CDF :math:`\\sum_{k \\le v} p_k` reaches
+    ``u``. Returns a new canvas with that level written at ``(row, col)`` (the
+    input is left unchanged); one forward pass, without gradients.
+    """
+    if canvas.dim() != 4 or canvas.shape[1] != 1:
+        raise ValueError(f"expected a canvas of shape (n, 1, H, W), got {tuple(canvas.shape)}")
+    if not (0 <= row < canvas.shape[2] and 0 <= col < canvas.shape[3]):
+        raise ValueError(f"pixel ({row}, {col}) lies outside a {canvas.shape[2]}x{canvas.shape[3]} canvas")
+    if tuple(u.shape) != (canvas.shape[0],):
+        raise ValueError(f"expected one uniform number per image, shape ({canvas.shape[0]},), got {tuple(u.shape)}")
+    with torch.no_grad():
+        logits = model(canvas)[:, :, row, col].float()                              # (n, 1) or (n, K)
+    if model.num_levels == 2:
+        probs = torch.cat([1 - torch.sigmoid(logits), torch.sigmoid(logits)], dim=1)
+    else:
+        probs = torch.softmax(logits, dim=1)
+    cdf = probs.cumsum(dim=1)
+    value = (cdf < u.to(cdf.device)[:, None]).sum(dim=1).clamp(max=model.num_levels - 1)  # first level with cdf >= u
+    out = canvas.clone()
+    out[:, 0, row, col] = value.to(out.dtype)
+    return out
 
 
 def dependency_map(model: nn.Module, height: int, width: int, row: int, col: int,

@@ -38,7 +38,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genai_foundations.grading import reference
 
 State = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
 MODES = ("rnn", "lstm", "gru")
@@ -93,7 +92,6 @@ def _check_cell_inputs(x: torch.Tensor, h: torch.Tensor, weight_ih: torch.Tensor
         raise ValueError(f"expected a hidden state of shape {(*x.shape[:-1], hidden)}, got {tuple(h.shape)}")
 
 
-@reference
 def rnn_cell(x: torch.Tensor, h: torch.Tensor, weight_ih: torch.Tensor, weight_hh: torch.Tensor,
              bias_ih: torch.Tensor | None = None, bias_hh: torch.Tensor | None = None,
              nonlinearity: str = "tanh") -> torch.Tensor:
@@ -108,7 +106,6 @@ def rnn_cell(x: torch.Tensor, h: torch.Tensor, weight_ih: torch.Tensor, weight_h
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
 
 
-@reference
 def lstm_cell(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, weight_ih: torch.Tensor, weight_hh: torch.Tensor,
               bias_ih: torch.Tensor | None = None,
               bias_hh: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,7 +127,6 @@ def lstm_cell(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, weight_ih: torc
     return h_new, c_new
 
 
-@reference
 def gru_cell(x: torch.Tensor, h: torch.Tensor, weight_ih: torch.Tensor, weight_hh: torch.Tensor,
              bias_ih: torch.Tensor | None = None, bias_hh: torch.Tensor | None = None) -> torch.Tensor:
     """One GRU step in PyTorch's convention, equations (GRU); returns :math:`h_t`.
@@ -151,7 +147,6 @@ def gru_cell(x: torch.Tensor, h: torch.Tensor, weight_ih: torch.Tensor, weight_h
     return (1 - z) * n + z * h
 
 
-@reference
 def unroll(cell: Callable[[torch.Tensor, State], State], xs: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
     """Run ``cell`` along the time axis of ``xs`` (B, T, I): :math:`s_t = \\text{cell}(x_t, s_{t-1})`.
 

@@ -25,7 +25,6 @@ import torch
 from torch.nn import functional as F
 
 from genai_foundations.architectures.mlp import MLP
-from genai_foundations.grading import reference
 from genai_foundations.runtime import eval_mode
 from genai_foundations.training import Progress, batches
 
@@ -41,7 +40,6 @@ def _positive_vector(values, name: str) -> np.ndarray:
     return array
 
 
-@reference
 def log_log_fit(N, loss) -> tuple[float, float, float]:
     """Fit :math:`L = A N^{-\\alpha}` by least squares on log-log axes (eq. PL); return ``(alpha, se, A)``.
 

@@ -20,6 +20,10 @@ embeddings: labels ``0 .. num_classes - 1`` and an extra *null* label
 (:attr:`UNet.null_label`) that stands for "no label", as classifier-free
 guidance needs.
 
+The forward passes of an up block and of the whole network given its
+conditioning vector are also plain functions, :func:`up_block_forward` and
+:func:`unet_forward` (like :func:`residual_block_forward` for a residual block).
+
 Tools for looking inside (U-Net chapter): :func:`down_block_shapes` and
 :func:`up_block_shapes` predict a block's output shapes by conv arithmetic,
 :func:`shape_plan` chains them into the whole walk-through without running
@@ -41,12 +45,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genai_foundations.grading import reference
 
 Shape = tuple[int, ...]
 
 
-@reference
 def sinusoidal_embedding(x: torch.Tensor, dim: int, max_frequency: float = 1000.0) -> torch.Tensor:
     """Embed scalars ``x`` (shape (B,), about [0, 1]) as vectors of length ``dim`` (float32, shape (B, dim)).
 
@@ -79,7 +81,6 @@ def group_norm(channels: int, groups: int) -> nn.GroupNorm:
     return nn.GroupNorm(g, channels)
 
 
-@reference
 def residual_block_forward(block: "ResidualBlock", x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
     """The forward pass of a :class:`ResidualBlock`, equation (RES) of the U-Net chapter.
 
@@ -166,12 +167,32 @@ class UpBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        if self.upsample:
-            x = self.up_conv(F.interpolate(x, size=skip.shape[-2:], mode="nearest"))
-        x = torch.cat([x, skip], dim=1)
-        for block in self.blocks:
-            x = block(x, emb)
-        return x
+        return up_block_forward(self, x, skip, emb)
+
+
+def up_block_forward(block: UpBlock, x: torch.Tensor, skip: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    """The forward pass of an :class:`UpBlock`: resize, concatenate the skip, residual blocks.
+
+    With ``block.upsample`` the input ``x`` (B, C, h, w) is resized to the
+    skip's exact height and width by nearest-neighbour interpolation (so that
+    4x4 goes to 7x7 as well as to 8x8) and passed through ``block.up_conv``, a
+    3x3 convolution that smooths the blocky copy; without it ``x`` must already
+    have the skip's size. Then ``[x, skip]`` is concatenated along the channels,
+    (B, C + C_s, H, W), and ``block.blocks`` run one after the other with the
+    embedding ``emb`` (B, emb_dim). Returns (B, C_out, H, W).
+    """
+    if x.dim() != 4 or skip.dim() != 4 or x.shape[0] != skip.shape[0]:
+        raise ValueError(f"expected x (B, C, h, w) and skip (B, C_s, H, W) with the same B, got {tuple(x.shape)} "
+                         f"and {tuple(skip.shape)}")
+    if block.upsample:
+        x = block.up_conv(F.interpolate(x, size=skip.shape[-2:], mode="nearest"))
+    elif x.shape[-2:] != skip.shape[-2:]:
+        raise ValueError(f"without upsampling x must have the skip's size {tuple(skip.shape[-2:])}, "
+                         f"got {tuple(x.shape[-2:])}")
+    x = torch.cat([x, skip], dim=1)
+    for residual in block.blocks:
+        x = residual(x, emb)
+    return x
 
 
 class UNet(nn.Module):
@@ -290,17 +311,29 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor | float, y: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"expected x of shape (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
-        emb = self.embed(t, y, x.shape[0], x.device)
-        h = self.conv_in(x)
-        skips = []
-        for block in self.down:
-            h, skip = block(h, emb)
-            skips.append(skip)
-        for block in self.mid:
-            h = block(h, emb)
-        for block in self.up:
-            h = block(h, skips.pop(), emb)
-        return self.conv_out(F.silu(self.norm_out(h)))
+        return unet_forward(self, x, self.embed(t, y, x.shape[0], x.device))
+
+
+def unet_forward(model: UNet, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    """The body of :meth:`UNet.forward` for a given conditioning vector ``emb`` (B, emb_dim) (see :meth:`UNet.embed`).
+
+    ``conv_in``; each down block in turn, keeping its skip (the map before its
+    downsampling); the two middle blocks; each up block in turn, receiving the
+    skip of the down block at its own resolution, i.e. the skips in reverse
+    order (last kept, first used); then GroupNorm, SiLU and ``conv_out``.
+    """
+    if x.dim() != 4 or x.shape[1] != model.in_channels:
+        raise ValueError(f"expected x of shape (B, {model.in_channels}, H, W), got {tuple(x.shape)}")
+    h = model.conv_in(x)
+    skips = []
+    for block in model.down:
+        h, skip = block(h, emb)
+        skips.append(skip)
+    for block in model.mid:
+        h = block(h, emb)
+    for block in model.up:
+        h = block(h, skips.pop(), emb)
+    return model.conv_out(F.silu(model.norm_out(h)))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -319,7 +352,6 @@ def _check_channels(channels: int) -> int:
     return int(channels)
 
 
-@reference
 def down_block_shapes(shape: Sequence[int], out_channels: int, downsample: bool = True) -> tuple[Shape, Shape]:
     """Output shapes of a :class:`DownBlock` for an input of ``shape`` (B, C, H, W): ``(output, skip)``.
 
@@ -336,7 +368,6 @@ def down_block_shapes(shape: Sequence[int], out_channels: int, downsample: bool 
     return (batch, out_channels, (height - 1) // 2 + 1, (width - 1) // 2 + 1), skip
 
 
-@reference
 def up_block_shapes(shape: Sequence[int], skip_shape: Sequence[int], out_channels: int,
                     upsample: bool = True) -> tuple[Shape, Shape]:
     """Shapes inside an :class:`UpBlock`: ``(concatenated, output)``.

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import torch
 
-from genai_foundations.grading import reference
 
 AVERAGES = (None, "binary", "macro")
 
@@ -76,7 +75,6 @@ def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: in
     return torch.bincount(index, minlength=classes * classes).reshape(classes, classes)
 
 
-@reference
 def binary_counts(y_true: torch.Tensor, y_pred: torch.Tensor, positive: int = 1) -> dict[str, int]:
     """The four cells ``{"tp", "fp", "fn", "tn"}`` for the class ``positive`` against all others."""
     y_true, y_pred = _pair(y_true, y_pred)
@@ -147,7 +145,6 @@ def f1_score(y_true: torch.Tensor, y_pred: torch.Tensor, average: str | None = "
     return _metric("f1", y_true, y_pred, average, positive)
 
 
-@reference
 def binary_metrics(y_true: torch.Tensor, y_pred: torch.Tensor, positive: int = 1) -> dict[str, float]:
     """All five metrics of the binary problem "class ``positive`` or not", as a dict of floats.
 
