@@ -30,7 +30,7 @@ from genai_grading import bridge, sandbox, stubs, wire
 from genai_grading.harness import MIME
 from genai_grading.scan import defining_code, find_forbidden
 from genai_grading.sandbox import Limits
-from genai_grading.tasks import forbidden_by_cell, load_tasks
+from genai_grading.tasks import blocked_by_assignment, forbidden_by_cell, load_tasks
 from genai_grading.verdict import TaskVerdict, judge, make_request
 
 SLOTS_DIR = Path(tempfile.gettempdir()) / "genai-grading-slots"
@@ -286,7 +286,8 @@ def grade_job(job: dict) -> dict:
     for task in tasks:
         requests[task.grade_id], cases[task.grade_id] = make_request(task, job["seeds"][task.grade_id])
     source = nbformat.reads(job["source"], as_version=4)
-    blocked = sorted({name for task in tasks for name in task.blocked_names()} | set(hidden_test_references(source)))
+    blocked = sorted({name for task in tasks for name in task.blocked_names()} | set(hidden_test_references(source))
+                     | set(blocked_by_assignment(assignment)))
     skip = {task.grade_id for task in tasks}
 
     def hidden_tests(km):

@@ -288,6 +288,10 @@ def _autograded_notebook(result: dict, verdicts: dict[str, dict]) -> nbformat.No
             head, _, rest = cell.source.partition("### BEGIN HIDDEN TESTS")
             cell.source = head + "# (the hidden tests ran here; the grader's verdict is below)" + \
                 rest.partition("### END HIDDEN TESTS")[2]
+        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+            for out in cell.outputs:  # a traceback through a test cell would quote the hidden lines
+                if out.get("output_type") == "error":
+                    out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in verdicts:
             v = verdicts[gid]

@@ -66,6 +66,15 @@ def find_forbidden(code: str, forbidden: Iterable[str]) -> list[str]:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
             found.add("getattr on a module (dynamic look-up of a function)") if (
                 node.args and _root(node.args[0]) in aliases) else None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "__import__":
+                found.add("__import__ (a dynamic import)")
+            elif node.func.id == "vars" and node.args and _root(node.args[0]) in aliases | {None}:
+                found.add("vars() of a module (a dynamic look-up)")
+        if isinstance(node, ast.Attribute) and node.attr == "import_module":
+            found.add("importlib.import_module (a dynamic import)")
+        if isinstance(node, ast.Attribute) and node.attr == "__dict__" and _root(node.value) in aliases:
+            found.add("__dict__ of a module (a dynamic look-up)")
     return sorted(found)
 
 

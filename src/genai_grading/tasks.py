@@ -131,6 +131,12 @@ def forbidden_by_cell(assignment: str) -> dict[str, list[str]]:
     return {k: list(v) for k, v in (getattr(module, "FORBIDDEN", {}) or {}).items()} if module else {}
 
 
+def blocked_by_assignment(assignment: str) -> list[str]:
+    """``BLOCKED`` of the assignment's module: further package functions or classes absent from the sandbox."""
+    module = assignment_module(assignment)
+    return list(getattr(module, "BLOCKED", []) or []) if module else []
+
+
 def find_task(assignment: str, grade_id: str) -> Task:
     for task in load_tasks(assignment):
         if task.grade_id == grade_id:

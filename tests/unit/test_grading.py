@@ -14,7 +14,7 @@ def test_a_correct_function_passes_and_counts_cases():
 
 def test_wrong_values_say_which_case():
     with pytest.raises(AssertionError, match=r"case 1 \(the second\).*values differ"):
-        check_function(lambda x: x + 1 if x.numel() > 1 else 2 * x, lambda x: 2 * x,
+        check_function(lambda x: x + 2 if x.numel() > 1 else 2 * x, lambda x: 2 * x,
                        [Case(torch.ones(1)), Case(torch.ones(3), label="the second")])
 
 

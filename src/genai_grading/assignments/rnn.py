@@ -63,3 +63,7 @@ FORBIDDEN = {
     "test_unroll": list(SCAN + GUARD_SWITCHES),
     "test_char_model_bits": list(RECURRENT_LIBRARY + LOSS_LIBRARY + SCAN + GUARD_SWITCHES),
 }
+
+# The package's language model runs torch's fused recurrent layers from package code, which the runtime
+# guard allows; it is of no use to an answer, so it is absent from the sandbox altogether.
+BLOCKED = ["genai_foundations.architectures.recurrent.RecurrentLanguageModel"]

@@ -1,4 +1,13 @@
-"""Shortcut answers for exercise 15 (rnn): each would pass a naive grader (values and gradients)."""
+"""Shortcut answers for exercise 15 (rnn): each would pass a naive grader (values and gradients).
+
+Left out because the grading cannot stop them today (see ``genai_grading.assignments.rnn``):
+* tasks 1, 2, 3 and 5 through the package's ``RecurrentLanguageModel(..., backend="torch")`` called with
+  ``torch.func.functional_call`` (its ``forward`` runs ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` from package frames,
+  which the guard exempts; scored 11 of 13). The hidden tests already import the class; it becomes absent from
+  the sandbox once the grader's ``hidden_test_references`` also collects classes (tried: then 0 of 13);
+* the guard switched off with a name the scan cannot follow, e.g.
+  ``getattr(vars(__import__("torch"))["_C"], "Disable" + "TorchFunction")`` around ``vars(torch)["lstm_" + "cell"]``.
+"""
 
 SHORTCUTS = {
     # the library cell, reached through the torch._VF alias
