@@ -240,20 +240,11 @@ def bwrap_command(*, package_dir: Path, inputs_dir: Path, ipc_dir: Path, etc_dir
     args = [bwrap_path() or "bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
             "--hostname", "grader", "--ro-bind", "/usr", "/usr", *_root_links()]
-    made: set[str] = set()
-    for prefix in prefixes:
-        if prefix.startswith("/usr"):
-            continue
-        # the folders above the prefix (e.g. /root/.pyenv) must be traversable by the sandbox user
-        for parent in reversed(Path(prefix).parents[:-1]):
-            if str(parent) not in made and not str(parent).startswith("/usr"):
-                made.add(str(parent))
-                args += ["--perms", "0755", "--dir", str(parent)]
-        args += ["--ro-bind", prefix, prefix]
     args += ["--ro-bind", str(etc_dir / "passwd"), "/etc/passwd", "--ro-bind", str(etc_dir / "group"), "/etc/group"]
     for extra in ("/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/etc/localtime"):
         if os.path.exists(extra):
             args += ["--ro-bind", extra, extra]
+    # tmpfs mounts first: a Python or virtual environment under /tmp is bound on top of them, not hidden
     args += ["--proc", "/proc", "--dev", "/dev",
              "--size", str(limits.scratch_bytes), "--perms", "1777", "--tmpfs", "/tmp",
              "--size", str(limits.scratch_bytes), "--perms", "0777", "--tmpfs", home,
@@ -264,6 +255,17 @@ def bwrap_command(*, package_dir: Path, inputs_dir: Path, ipc_dir: Path, etc_dir
                for a in ("--perms", "0755", "--dir", str(parent))],
              "--bind", str(ipc_dir), str(ipc_dir),
              "--chdir", home, "--clearenv"]
+    made: set[str] = set()
+    for prefix in prefixes:
+        if prefix.startswith("/usr"):
+            continue
+        # the folders above the prefix (e.g. /root/.pyenv) must be traversable by the sandbox user
+        for parent in reversed(Path(prefix).parents[:-1]):
+            if str(parent) not in made and not str(parent).startswith("/usr") and str(parent) != "/tmp":
+                made.add(str(parent))
+                args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--ro-bind", prefix, prefix]
+
     env = {"HOME": home, "USER": "student", "PATH": f"{sys.prefix}/bin:/usr/bin:/bin", "PYTHONPATH": "/grader/src",
            "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.matplotlib", "MPLBACKEND": "Agg",
            "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads),
