@@ -23,11 +23,14 @@ hand the student's samplers the package's exact fields (``MixtureField``,
 ``gaussian_to_gaussian_field``, pickled by value, so their frames count as the
 student's): none of them calls a forbidden name.
 
-Not stoppable from here (reported): ``diffusers``' flow-matching schedulers
-(``FlowMatchEulerDiscreteScheduler``, ``FlowMatchHeunDiscreteScheduler``) run
+Not stoppable from here (reported): ``diffusers``' flow-matching schedulers run
 in library frames, which the guard exempts, and the scan does not know
-``diffusers``; with the sigmas set by hand they can reproduce an Euler or Heun
-loop. Writing that is more work than the loop itself.
+``diffusers``. ``FlowMatchEulerDiscreteScheduler(shift=1.0)`` with
+``set_timesteps(sigmas=[1 - k / n for k in range(n)])``, fed the negated
+field at ``t = 1 - sigma``, reproduces the Euler loop of task 3 to about 1e-7
+(checked), so a student who writes the guidance mix and the time conversion
+can let it take the steps. Writing that is more work than the loop itself.
+(``FlowMatchHeunDiscreteScheduler`` uses its own time grid; not pursued.)
 """
 
 from __future__ import annotations
