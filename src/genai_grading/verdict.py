@@ -9,7 +9,6 @@ ever handed over plain arrays.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,7 @@ import torch
 
 from genai_grading import wire
 from genai_grading.compare import Mismatch, compare
-from genai_grading.harness import _tensors, gradients
+from genai_grading.harness import _clone, _tensors, gradients
 from genai_grading.tasks import Case, Task
 
 ALIASES = {"convolution": ["_convolution", "convolution_overrideable", "conv2d", "conv1d", "conv3d"],
@@ -60,14 +59,6 @@ def make_request(task: Task, seed: int) -> tuple[dict, list[Case]]:
     request = {"function": task.function, "forbidden": forbidden_names(task), "gradient": task.gradient,
                "cases": request_cases}
     return request, cases
-
-
-def _clone(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach().clone().requires_grad_(value.requires_grad)
-    if isinstance(value, (list, tuple, dict)) or isinstance(value, torch.nn.Module):
-        return copy.deepcopy(value)
-    return value
 
 
 def expected_for(task: Task, case_request: dict) -> tuple[Any, list[Any], list[torch.Tensor]]:

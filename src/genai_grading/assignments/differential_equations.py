@@ -34,16 +34,7 @@ the intended answer.
 
 from __future__ import annotations
 
-AUTOGRAD = (
-    "torch.autograd.grad", "torch.autograd.backward", "Tensor.backward",
-    "torch.autograd.functional.jacobian", "torch.autograd.functional.vjp", "torch.autograd.functional.jvp",
-    "torch.autograd.functional.vhp", "torch.autograd.functional.hessian",
-    "torch.func.grad", "torch.func.grad_and_value", "torch.func.vjp", "torch.func.jvp", "torch.func.jacrev",
-    "torch.func.jacfwd", "torch.func.hessian",
-    "torch.autograd.forward_ad.make_dual", "torch._make_dual", "torch.autograd.forward_ad.unpack_dual",
-    # the C++ engine behind backward(), reached without the Python wrappers
-    "Tensor.run_backward", "Tensor._execution_engine",
-)
+from genai_grading.assignments.score_sde import AUTOGRAD  # the same automatic-differentiation entry points
 
 FORBIDDEN = {
     "test_ou_mean_var": [],                # the package's closed form is absent from the sandbox
