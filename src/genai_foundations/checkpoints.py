@@ -136,6 +136,8 @@ REGISTRY: dict[str, CheckpointSpec] = {
             tolerance={"test_accuracy": 1e-6, "test_loss": 1e-5},
             used_by=("ddpm", "flow-matching"),
         ),
+        # (vae chapter's entries go here)
+        # (latent-diffusion chapter's entries go here)
     ]
 }
 
