@@ -85,7 +85,7 @@ test: export MKL_NUM_THREADS = 1
 test: export GENAI_REQUIRE_SANDBOX = 1
 test: $(STAMP) grading-deps
 	$(BIN)/python tests/notebook_pipeline.py prepare
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax --nbval-cell-timeout=600 \
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax --nbval-cell-timeout=600 --durations=30 \
 	    --ignore=tests/site tests
 	$(BIN)/python -m pytest tests/site
 
