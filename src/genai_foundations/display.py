@@ -7,6 +7,7 @@ into the notebook, so the page and the tested implementation cannot drift.
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Callable
 
 
@@ -24,6 +25,7 @@ def source_without_docstring(fn: Callable) -> str:
     if not sep:
         return source.rstrip()
     _, _, after = rest.partition(quotes)
+    head = re.sub(r"(?i)(?<![\w])[rub]{1,2}$", "", head)  # a string prefix such as r in r"""..."""
     lines = (head.rstrip() + after).splitlines()
     return "\n".join(line for line in lines if line.strip() or not line).rstrip()
 

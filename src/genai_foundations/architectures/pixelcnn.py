@@ -283,3 +283,61 @@ def raster_later(height: int, width: int, row: int, col: int, include_current: b
     index = torch.arange(height * width).reshape(height, width)
     current = row * width + col
     return index >= current if include_current else index > current
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The shared checkpoint "digits-pixelcnn" (chapter 13's binary PixelCNN, reused by chapter 5's likelihood table)
+# ---------------------------------------------------------------------------------------------------------------
+def train_digits_pixelcnn(device: torch.device | str = "cpu", steps: int = 600, seed: int = 0, channels: int = 32,
+                          num_blocks: int = 4, batch_size: int = 64, lr: float = 3e-3) -> PixelCNN:
+    """Chapter 13's binary PixelCNN (section 13.12), trained deterministically on the binarized digits' train split.
+
+    The configuration of the chapter: ``PixelCNN(num_levels=2, channels=32, num_blocks=4)``,
+    Adam with a one-cycle schedule (peak ``lr``, 10% warm-up), batches of 64
+    binarized images (1 above mid-grey, :func:`binarize`), the loss (AR) per
+    pixel. Seeded with ``seed``; returns the model in eval mode.
+    """
+    from genai_foundations.data.digits import load_digits
+    from genai_foundations.training import batches, fit
+
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    model = PixelCNN(num_levels=2, channels=channels, num_blocks=num_blocks).to(device)
+    train = binarize(load_digits("train").images).to(device)
+    num_dims = train[0].numel()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    stream = batches(train, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
+    fit(lambda step: model.nll(next(stream)[0]).mean() / num_dims, optimizer, steps,
+        desc="PixelCNN (binary digits)", scheduler=scheduler)
+    return model.eval()
+
+
+@torch.no_grad()
+def digits_pixelcnn_metrics(model: nn.Module) -> dict[str, float]:
+    """Mean test NLL of a binary PixelCNN on the binarized digits' fixed test split (360 images): nats and bits/dim."""
+    from genai_foundations.data.digits import load_digits
+
+    test = binarize(load_digits("test").images)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        nll = model.nll(test.to(device)).double().cpu().mean().item()
+    finally:
+        model.train(was_training)
+    return {"test_nll_nats": nll, "test_bits_per_dim": bits_per_dim(nll, test[0].numel())}
+
+
+DIGITS_PIXELCNN_TRAINING = {"steps": 600, "seed": 0, "channels": 32, "num_blocks": 4, "batch_size": 64, "lr": 3e-3}
+
+
+def digits_pixelcnn_checkpoint() -> tuple[PixelCNN, dict]:
+    """``(model, config)`` for the shared checkpoint ``digits-pixelcnn`` (CPU, :data:`DIGITS_PIXELCNN_TRAINING`)."""
+    kwargs = dict(DIGITS_PIXELCNN_TRAINING)
+    model = train_digits_pixelcnn("cpu", **kwargs)
+    config = {"model_kwargs": {"num_levels": 2, "channels": kwargs["channels"], "num_blocks": kwargs["num_blocks"]},
+              "seed": kwargs["seed"],
+              "training": {"function": f"{__name__}.train_digits_pixelcnn", "kwargs": kwargs,
+                           "device": "cpu", "threads": 1}}
+    return model, config
