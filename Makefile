@@ -14,6 +14,9 @@ export PATH := $(BIN):$(PATH)
 # Progress bars print one summary line instead of widgets in builds and tests.
 export GENAI_PROGRESS ?= text
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# Models are built from configs, never downloaded: no code path may reach a model hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help install book book-quick lab exercises grade check grading-deps test test-unit test-notebooks test-site clean
 
