@@ -64,6 +64,19 @@ def test_every_chapter_has_an_exercise():
     assert slugs and slugs <= set(ASSIGNMENTS), f"chapters without an exercise: {sorted(slugs - set(ASSIGNMENTS))}"
 
 
+def test_every_exercise_has_its_shortcut_answers():
+    """Each exercise's shortcut answers are found (a file named with '-' instead of '_' would be skipped)."""
+    folder = ROOT / "tests" / "grading" / "shortcuts"
+    missing = [a for a in ASSIGNMENTS if load_shortcuts(a) is None]
+    assert not missing, f"no tests/grading/shortcuts/<slug with _>.py for: {missing}"
+    stray = sorted(p.name for p in folder.glob("*.py")
+                   if p.stem != "__init__" and p.stem not in {a.replace("-", "_") for a in ASSIGNMENTS})
+    assert not stray, f"shortcut files that match no exercise: {stray}"
+    for assignment in ASSIGNMENTS:
+        module = load_shortcuts(assignment)
+        assert module.SHORTCUTS and set(module.EXPECTED_ZERO), f"{assignment}: empty SHORTCUTS or EXPECTED_ZERO"
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_is_current_and_grades_round_trip(assignment, tmp_path):
     root = make_course(tmp_path, assignment)
