@@ -76,7 +76,23 @@ class MLPAutoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
-class MLPVAE(nn.Module):
+class _VectorLatentVAE(nn.Module):
+    """What the two VAEs with a vector latent share: ``decode`` checks the code's shape and runs
+    ``self.decoder``; ``forward`` draws z = mu + sigma * eps (reparameterisation) from ``self.encode(x)``
+    and returns (decoded z, mu, logvar). Subclasses define ``encode``, ``decoder`` and ``latent_dim``."""
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected codes of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x)
+        return self.decode(reparameterize(mu, logvar, generator=generator)), mu, logvar
+
+
+class MLPVAE(_VectorLatentVAE):
     r"""A VAE with MLP encoder and decoder: ``encode`` -> ``(mu, logvar)`` (B, latent_dim) each.
 
     The encoder's last layer outputs :math:`2d` numbers, split into :math:`\mu` and
@@ -101,18 +117,9 @@ class MLPVAE(nn.Module):
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         return mu, logvar.clamp(-30.0, 20.0)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected codes of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(x)
-        return self.decode(reparameterize(mu, logvar, generator=generator)), mu, logvar
 
 
-class ConvVAE(nn.Module):
+class ConvVAE(_VectorLatentVAE):
     r"""The course notes' convolutional VAE (32x32x3 faces, latent dimension 200).
 
     Encoder: ``num_layers`` blocks of [3x3 convolution with stride 2 and padding 1 -> BatchNorm ->
@@ -159,15 +166,6 @@ class ConvVAE(nn.Module):
         h = self.encoder(x)
         return self.to_mu(h), self.to_logvar(h).clamp(-30.0, 20.0)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected codes of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(x)
-        return self.decode(reparameterize(mu, logvar, generator=generator)), mu, logvar
 
 
 def layer_parameters(module: nn.Module, count_statistics: bool = True) -> int:
