@@ -31,16 +31,13 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from genai_foundations.architectures.attention import KVCache, MultiHeadAttention, scaled_dot_product_attention
 from genai_foundations.architectures.gpt import GPT
+from genai_foundations.diagrams import white_background
 
 Stage = tuple[str, tuple[int, ...]]
 HEAD_COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 
 
-def _white(fig: plt.Figure) -> plt.Figure:
-    fig.patch.set_facecolor("white")
-    for ax in fig.axes:
-        ax.set_facecolor("white")
-    return fig
+_white = white_background  # the shared helper of genai_foundations.diagrams
 
 
 def _shape_text(shape: Sequence[int]) -> str:

@@ -24,15 +24,12 @@ from torch import nn
 from genai_foundations.architectures.attention_unet import AttentionBlock, AttentionUNet
 from genai_foundations.architectures.dit import DiT, DiTBlock
 from genai_foundations.architectures.vit import ViT, patchify, unpatchify
+from genai_foundations.diagrams import white_background
 
 Stage = tuple[str, tuple[int, ...]]
 
 
-def _white(fig: plt.Figure) -> plt.Figure:
-    fig.patch.set_facecolor("white")
-    for ax in fig.axes:
-        ax.set_facecolor("white")
-    return fig
+_white = white_background  # the shared helper of genai_foundations.diagrams
 
 
 def _shape_text(shape: Sequence[int]) -> str:
