@@ -174,6 +174,11 @@ REGISTRY: dict[str, CheckpointSpec] = {
             tolerance={"test_mse": 1e-6, "test_psnr": 1e-4, "test_frechet": 1e-3},
             used_by=("latent-diffusion", "vit-dit"),
         ),
+        # (rnn chapter's entries go here)
+        # (autoregressive chapter's entries go here)
+        # (fine-tuning chapter's entries go here)
+        # (deep-rl chapter's entries go here)
+        # (robustness-evaluation chapter's entries go here)
     ]
 }
 
