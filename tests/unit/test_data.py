@@ -10,7 +10,6 @@ from genai_foundations.data import (
     make_moons,
     make_spirals,
     make_toy2d,
-    python_docs_text,
 )
 
 
@@ -63,12 +62,6 @@ def test_mnist_subset_and_missing_full_mnist(tmp_path, monkeypatch):
     monkeypatch.setenv("GENAI_DATA_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         load_mnist()
-
-
-def test_python_docs_corpus():
-    text = python_docs_text()
-    assert len(text) > 100_000 and "def" in text
-    assert python_docs_text(max_chars=100) == text[:100]
 
 
 def _write_idx(path, array):

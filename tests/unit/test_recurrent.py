@@ -11,9 +11,9 @@ from torch import nn
 from genai_foundations.architectures.recurrent import (
     CELL_BLOCKS, GRUCell, LSTMCell, Recurrent, RecurrentLanguageModel, RNNCell, bits_per_token, critical_path_length,
     gru_cell, input_gradient_norms, lstm_cell, rnn_cell, sequence_loss, unroll)
-from genai_foundations.data.characters import (
-    CharVocabulary, load_char_corpus, random_windows, unigram_bits_per_char)
-from genai_foundations.data.text import python_docs_text
+from genai_foundations.algorithms.char_lm import validation_nats
+from genai_foundations.data.characters import random_windows, unigram_bits_per_char
+from genai_foundations.data.python_docs import python_docs_split
 
 ATOL = 1e-10
 TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -192,25 +192,45 @@ def test_bits_per_token_and_gradient_norms():
     assert norms[-1] > norms[0]
 
 
-def test_char_vocabulary_corpus_and_baseline():
-    vocab = CharVocabulary.from_text("hello world")
-    assert vocab.chars == (" ", "d", "e", "h", "l", "o", "r", "w") and vocab.size == 8
-    ids = vocab.encode("hello")
-    assert ids.tolist() == [3, 2, 4, 4, 5] and vocab.decode(ids) == "hello"
-    with pytest.raises(ValueError, match="not in the vocabulary"):
-        vocab.encode("hi")
-    corpus = load_char_corpus(max_chars=20_000, val_fraction=0.1)
-    assert len(corpus.train) == 18_000 and len(corpus.val) == 2_000
-    assert corpus.vocab.decode(corpus.train[:50]) == python_docs_text(50)
-    x, y = random_windows(corpus.train, 16, 5, generator=torch.Generator().manual_seed(0))
+def test_windows_and_unigram_baseline_on_the_book_split():
+    split = python_docs_split()
+    x, y = random_windows(split.train, 16, 5, generator=torch.Generator().manual_seed(0))
     assert x.shape == y.shape == (5, 16) and torch.equal(x[:, 1:], y[:, :-1])
+    assert x.max() < split.vocab_size
     # the unigram baseline equals the entropy formula when train and val are the same text
-    counts = torch.bincount(corpus.train, minlength=corpus.vocab.size).double()
+    counts = torch.bincount(split.train, minlength=split.vocab_size).double()
     p = counts / counts.sum()
     entropy = -(p[p > 0] * p[p > 0].log2()).sum().item()
-    assert math.isclose(unigram_bits_per_char(corpus.train, corpus.train, corpus.vocab.size, alpha=1e-9), entropy,
+    assert math.isclose(unigram_bits_per_char(split.train, split.train, split.vocab_size, alpha=1e-9), entropy,
                         rel_tol=1e-6)
-    assert unigram_bits_per_char(corpus.train, corpus.val, corpus.vocab.size) < math.log2(corpus.vocab.size)
+    assert unigram_bits_per_char(split.train, split.val, split.vocab_size) < math.log2(split.vocab_size)
+    with pytest.raises(ValueError, match="positive"):
+        unigram_bits_per_char(split.train, split.val, split.vocab_size, alpha=0.0)
+
+
+def test_loss_method_and_the_shared_validation_score_agree_with_bits_per_token():
+    torch.manual_seed(9)
+    model = RecurrentLanguageModel(7, 4, 8, mode="lstm", backend="torch")
+    ids = torch.randint(0, 7, (245,))
+    inputs, targets = ids[:-5].reshape(8, 30), ids[1:-4].reshape(8, 30)
+    torch.testing.assert_close(model.loss(inputs, targets), sequence_loss(model, inputs, targets))
+    nats = validation_nats(model, ids, 30, batch_size=3)
+    assert math.isclose(nats / math.log(2), bits_per_token(model, ids, seq_len=30, batch_size=5), rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "rnn"])
+def test_fused_and_written_out_backends_agree_with_the_same_weights(mode):
+    """The docs-lstm checkpoint trains with backend="torch"; the chapter's cells are the same model."""
+    torch.manual_seed(3)
+    fast = RecurrentLanguageModel(9, 6, 10, mode=mode, backend="torch").double()
+    scratch = RecurrentLanguageModel(9, 6, 10, mode=mode, backend="scratch").double()
+    scratch.embed.load_state_dict(fast.embed.state_dict())
+    scratch.head.load_state_dict(fast.head.state_dict())
+    scratch.rnn.load_from_torch(fast.rnn)
+    tokens = torch.randint(0, 9, (4, 15))
+    torch.testing.assert_close(scratch(tokens)[0], fast(tokens)[0], atol=1e-10, rtol=0)
+    torch.testing.assert_close(scratch.loss(tokens[:, :-1], tokens[:, 1:]), fast.loss(tokens[:, :-1], tokens[:, 1:]),
+                               atol=1e-10, rtol=0)
 
 
 def _biased(cell, **biases):

@@ -9,7 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from genai_foundations.data.text import (
-    END_TOKEN, IGNORE_INDEX, PAD_TOKEN, encode_words, next_word_sequences, python_docs_text, word_vocabulary)
+    END_TOKEN, IGNORE_INDEX, PAD_TOKEN, encode_words, next_word_sequences, word_vocabulary)
 
 SENTENCES = ["A b c", "b d", "c a b e"]
 
@@ -40,10 +40,3 @@ def test_teacher_forcing_pairs_shift_by_one_and_pad_on_the_right():
     by_hand = -logits.log_softmax(-1).gather(-1, targets.clamp(min=0)[..., None])[..., 0][mask].mean()
     assert math.isclose(F.cross_entropy(logits.reshape(-1, len(words)), targets.reshape(-1)).item(), by_hand.item(),
                         rel_tol=1e-6)
-
-
-def test_python_docs_text_is_offline_and_truncates():
-    assert len(python_docs_text()) > 100_000
-    assert python_docs_text(30) == python_docs_text()[:30]
-    with pytest.raises(ValueError, match="positive"):
-        python_docs_text(0)

