@@ -174,10 +174,61 @@ REGISTRY: dict[str, CheckpointSpec] = {
             tolerance={"test_mse": 1e-6, "test_psnr": 1e-4, "test_frechet": 1e-3},
             used_by=("latent-diffusion", "vit-dit"),
         ),
+        CheckpointSpec(
+            name="docs-lstm",
+            description="Chapter 15's RecurrentLanguageModel (architectures.recurrent; one LSTM layer, H = 256, "
+                        "run by torch.nn.LSTM) trained on the training part of the book's split "
+                        "(data.python_docs.python_docs_split) with algorithms.char_lm.train_char_model: the LSTM "
+                        "row of chapter 7's table of character models. Metric: the split's validation part, "
+                        "char_lm.validation_nats in windows of 128 characters (nats and bits per character).",
+            # lazy imports: the training code lives in architectures/recurrent.py
+            train=lambda: importlib.import_module(f"{_PACKAGE}.architectures.recurrent").docs_lstm_checkpoint(),
+            evaluate=lambda model: importlib.import_module(f"{_PACKAGE}.architectures.recurrent")
+            .docs_lstm_metrics(model),
+            tolerance={"val_nats_per_char": 1e-5, "val_bits_per_char": 1e-5},
+            used_by=("autoregressive", "rnn"),
+        ),
         # (rnn chapter's entries go here)
         # (autoregressive chapter's entries go here)
+        CheckpointSpec(
+            name="docs-gpt",
+            description="Chapter 16's GPT (GPT-2 layout, d = 128, 4 heads, 2 blocks, d_ff = 512, context 128; "
+                        "algorithms.char_lm.CharGPT) trained on the training part of the book's split with chapter "
+                        "7's recipe (algorithms.char_lm.GPT_RECIPE: 1,200 AdamW steps of 32 windows, one-cycle "
+                        "learning rate peaking at 6e-3): the GPT row of chapter 7's table, and the pretrained model "
+                        "of later chapters. Metric: the split's validation part, char_lm.validation_nats in windows "
+                        "of 128 characters (nats and bits per character).",
+            # lazy imports: the training code lives in algorithms/char_lm.py
+            train=lambda: importlib.import_module(f"{_PACKAGE}.algorithms.char_lm").docs_gpt_checkpoint(),
+            evaluate=lambda model: importlib.import_module(f"{_PACKAGE}.algorithms.char_lm").docs_gpt_metrics(model),
+            tolerance={"val_nats_per_char": 1e-5, "val_bits_per_char": 1e-5},
+            used_by=("autoregressive",),
+        ),
         # (fine-tuning chapter's entries go here)
+        CheckpointSpec(
+            name="gpt-docs-no-examples",
+            description="Chapter 16's GPT (d=64, 4 heads, 2 blocks, context 128; algorithms.fine_tuning.DocsGPT) "
+                        "trained on the book's training part with every interactive-example line ('>>>', '...') "
+                        "removed (algorithms.fine_tuning.pretrain_gpt): the pretrained model that the fine-tuning "
+                        "chapter adapts to the examples, and its distillation teacher. Metric: nats/char on the "
+                        "validation part and on the validation part's example lines.",
+            train=lambda: importlib.import_module(f"{_PACKAGE}.algorithms.fine_tuning").pretrained_gpt_checkpoint(),
+            evaluate=lambda model: importlib.import_module(f"{_PACKAGE}.algorithms.fine_tuning")
+            .pretrained_gpt_metrics(model),
+            tolerance={"val_nats": 1e-4, "examples_val_nats": 1e-4},
+            used_by=("fine-tuning",),
+        ),
         # (deep-rl chapter's entries go here)
+        CheckpointSpec(
+            name="cartpole-ppo",
+            description="CategoricalPolicy (rl.networks; 4 -> 64 -> 64 -> 2, tanh) trained by PPO-clip (rl.ppo.train_ppo, "
+                        "100k CartPole-v1 steps, seed 0): the expert of behaviour cloning and DAgger in chapter 25. "
+                        "Metric: greedy returns on 10 episodes seeded 10000..10009 (500 is the maximum).",
+            train=lambda: importlib.import_module(f"{_PACKAGE}.rl.ppo").cartpole_ppo_checkpoint(),
+            evaluate=lambda model: importlib.import_module(f"{_PACKAGE}.rl.ppo").cartpole_ppo_metrics(model),
+            tolerance={"mean_return": 1e-6, "min_return": 1e-6},
+            used_by=("deep-rl", "rlhf-imitation"),
+        ),
         # (robustness-evaluation chapter's entries go here)
     ]
 }

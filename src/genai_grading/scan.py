@@ -18,7 +18,8 @@ from typing import Iterable
 MODULE_ROOTS = {"torch", "F", "nn", "functional", "special", "np", "numpy", "scipy", "_VF", "ops", "aten", "optim",
                 "linalg", "autograd", "func", "sklearn", "stats", "torchvision", "diffusers", "transformers"}
 # Libraries whose names a task can forbid: their imports (plain, aliased or `from ... import`) are tracked.
-LIBRARIES = ("torch", "numpy", "scipy", "sklearn", "torchvision", "diffusers", "transformers")
+LIBRARIES = ("torch", "numpy", "scipy", "sklearn", "torchvision", "diffusers", "transformers", "peft", "sacrebleu",
+             "rouge_score", "rank_bm25", "faiss", "stable_baselines3", "gymnasium", "pydantic", "jsonschema", "mcp")
 ALIAS_ATTRIBUTES = {"_VF", "_VariableFunctions", "aten", "_functional"}
 
 

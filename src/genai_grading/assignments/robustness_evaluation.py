@@ -12,8 +12,8 @@ package's own log-softmax and cross-entropy functions (chapters 9 and 10), which
   (any ``.corpus_bleu``, ``.corpus_score``, ``.sentence_bleu`` or ``.sentence_score`` attribute) and by
   the hidden inputs: ragged reference lists (sacrebleu wants the same number of reference streams for
   every segment) and tokens that contain spaces (joining tokens with spaces changes the n-grams).
-  ``from sacrebleu import corpus_bleu`` with tokens first mapped to unique space-free strings is not
-  stopped; it costs about as much thought as the task.
+  ``from sacrebleu import corpus_bleu`` (or ``BLEU``) is refused as well, since sacrebleu is one of the
+  libraries the scan tracks (``scan.LIBRARIES``), so mapping tokens to space-free strings first does not help.
 * task 4 (``perplexity``): every function that computes a log-softmax or a cross-entropy.
 """
 
@@ -34,7 +34,8 @@ BLOCKED = [
     "genai_foundations.algorithms.decoding.sequence_log_prob",
 ]
 
-SACREBLEU = ("Tensor.corpus_bleu", "Tensor.corpus_score", "Tensor.sentence_bleu", "Tensor.sentence_score")
+SACREBLEU = ("Tensor.corpus_bleu", "Tensor.corpus_score", "Tensor.sentence_bleu", "Tensor.sentence_score",
+             "sacrebleu.corpus_bleu", "sacrebleu.sentence_bleu", "sacrebleu.BLEU", "sacrebleu.metrics.BLEU")
 LOG_SOFTMAX = ("torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss", "torch.nn.functional.log_softmax",
                "torch.log_softmax", "torch.special.log_softmax", "Tensor.log_softmax", "torch.logsumexp",
                "Tensor.logsumexp", "torch.special.logsumexp", "torch.nn.functional.kl_div",
