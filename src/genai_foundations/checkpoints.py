@@ -207,7 +207,7 @@ REGISTRY: dict[str, CheckpointSpec] = {
         # (fine-tuning chapter's entries go here)
         CheckpointSpec(
             name="gpt-docs-no-examples",
-            description="Chapter 16's GPT (d=64, 4 heads, 2 blocks, context 128; algorithms.fine_tuning.DocsGPT) "
+            description="Chapter 16's GPT (d=64, 4 heads, 2 blocks, context 128; algorithms.char_lm.CharGPT) "
                         "trained on the book's training part with every interactive-example line ('>>>', '...') "
                         "removed (algorithms.fine_tuning.pretrain_gpt): the pretrained model that the fine-tuning "
                         "chapter adapts to the examples, and its distillation teacher. Metric: nats/char on the "

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from genai_foundations.algorithms.char_lm import CharGPT, train_char_model, validation_nats
 from genai_foundations.architectures.gpt import GPT, GPTConfig
 
 EXAMPLE_PREFIXES = (">>>", "...")
@@ -93,26 +94,12 @@ def gpt_config(vocab_size: int) -> GPTConfig:
     return GPTConfig.gpt2(vocab_size=vocab_size, **GPT_SHAPE)
 
 
-class DocsGPT(GPT):
-    """Chapter 16's :class:`~genai_foundations.architectures.gpt.GPT` (GPT-2 layout) built from plain numbers.
-
-    The same model; only the constructor differs, so that a checkpoint's JSON
-    record can rebuild it (``DocsGPT(**model_kwargs)``).
-    """
-
-    def __init__(self, vocab_size: int, n_positions: int, d_model: int, n_heads: int, n_layers: int,
-                 d_ff: int) -> None:
-        super().__init__(GPTConfig.gpt2(vocab_size, n_positions, d_model, n_heads, n_layers, d_ff))
-
-
 def pretrain_gpt(steps: int = PRETRAINING["steps"], seed: int = PRETRAINING["seed"],
                  device: torch.device | str = "cpu") -> GPT:
     """Chapter 16's GPT trained on the pretraining text (no example lines), as chapter 16 trains it."""
-    from genai_foundations.algorithms.char_lm import train_char_model
-
     data = held_out_split()
     torch.manual_seed(seed)
-    model = DocsGPT(data.vocab_size, **GPT_SHAPE).to(device)
+    model = CharGPT(data.vocab_size, **GPT_SHAPE).to(device)
     p = PRETRAINING
     train_char_model(model, data.pretrain, steps=steps, context=p["context"], batch_size=p["batch_size"],
                      lr=p["lr"], seed=seed, desc="pretraining without examples")
@@ -132,7 +119,6 @@ def pretrained_gpt_checkpoint() -> tuple[nn.Module, dict[str, Any]]:
 @torch.no_grad()
 def pretrained_gpt_metrics(model: nn.Module) -> dict[str, float]:
     """Validation nats/char of the book's validation part and of its example lines (window 128)."""
-    from genai_foundations.algorithms.char_lm import validation_nats
     from genai_foundations.data.python_docs import python_docs_split
 
     window = PRETRAINING["context"]
@@ -202,7 +188,6 @@ def adapt_and_score(model: nn.Module, method: str, *, steps: int, lr: float, con
     Windows of ``context`` characters both ways (112 = 128 minus a prompt of
     16, so that every method sees the same windows); wall time of the training only.
     """
-    from genai_foundations.algorithms.char_lm import train_char_model, validation_nats
     from genai_foundations.algorithms.lora import trainable_parameters, weight_bytes
 
     data = held_out_split()
@@ -262,7 +247,6 @@ def distillation_table(teacher: GPT, *, steps: int = DISTILLATION["steps"], seed
     with :data:`DISTILLATION`'s settings; the distilled one minimises (KD-MIX) instead of the cross-entropy.
     ``teacher_val_nats``: the teacher's validation loss if already measured (window 128), to skip measuring it again.
     """
-    from genai_foundations.algorithms.char_lm import train_char_model, validation_nats
     from genai_foundations.algorithms.distillation import distill_char_model
     from genai_foundations.algorithms.lora import trainable_parameters
     from genai_foundations.data.python_docs import python_docs_split
@@ -275,7 +259,7 @@ def distillation_table(teacher: GPT, *, steps: int = DISTILLATION["steps"], seed
                                          teacher_val_nats if teacher_val_nats is not None
                                          else validation_nats(teacher, val, d["context"]), float("nan"))}
     torch.manual_seed(seed)
-    init = DocsGPT(data.vocab_size, **STUDENT_SHAPE).to(device)
+    init = CharGPT(data.vocab_size, **STUDENT_SHAPE).to(device)
     for name in ("student from scratch", "distilled student"):
         student = copy.deepcopy(init)
         kw = dict(steps=steps, context=d["context"], batch_size=d["batch_size"], lr=d["lr"], seed=seed)
