@@ -7,9 +7,10 @@ training on the 2-core CPU with both cores used. The recipe (a wide, shallow
 GPT, a large peak learning rate with a one-cycle schedule) is
 :data:`genai_foundations.algorithms.char_lm.GPT_RECIPE`; the number of steps
 is :data:`~genai_foundations.algorithms.char_lm.GPT_RECIPE`'s ``steps``, cut
-short if the wall-clock budget runs out first (the one-cycle schedule is set
-for the full step count, so a run that is cut short has not annealed: the
-JSON says how many steps ran). Validation is scored with
+short if the wall-clock budget runs out first (the one-cycle schedule then
+follows the share of the budget spent, so a run that is cut short still
+anneals: see ``train_char_model(max_seconds=...)``; the JSON says how many
+steps ran). Validation is scored with
 :func:`~genai_foundations.algorithms.char_lm.validation_nats` on the whole
 validation text, outside the budget. Prints a table and writes
 ``benchmarks/results/autoregressive_gpt.json``.
