@@ -35,18 +35,9 @@ import torch  # noqa: E402
 from genai_foundations.algorithms.char_lm import (GPT_RECIPE, GPTRecipe, nats_to_bits,  # noqa: E402
                                                   train_recipe_gpt, validation_nats)
 from genai_foundations.data.python_docs import python_docs_split  # noqa: E402
+from genai_foundations.results import machine  # noqa: E402
 
 TARGET_NATS = 1.42
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -90,8 +81,8 @@ def main() -> None:
         "all_meet_target": all(r["meets_target"] for r in rows),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
+        "cpu_model": machine()["cpu"],
+        "cpu_count": machine()["cores"],
         "split": {"train_chars": len(split.train), "val_chars": len(split.val), "vocab_size": split.vocab_size,
                   "python_version_of_text": split.python_version},
         "versions": {"python": platform.python_version(), "torch": torch.__version__},
