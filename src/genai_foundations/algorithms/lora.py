@@ -155,17 +155,14 @@ def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
     setattr(parent, child, module)
 
 
-def apply_lora(model: nn.Module, r: int, alpha: float | None = None, *,
-               target: Callable[[str, nn.Module], bool] | Iterable[str] | None = None, seed: int = 0,
-               freeze: bool = True) -> list[str]:
-    """Replace the chosen ``nn.Linear`` modules of ``model`` by :class:`LoRALinear` (in place).
+def chosen_linears(model: nn.Module, target: Callable[[str, nn.Module], bool] | Iterable[str] | None = None
+                   ) -> list[str]:
+    """Names of the plain ``nn.Linear`` modules of ``model`` that ``target`` chooses (a clear error if none).
 
     ``target`` is a predicate ``(name, module) -> bool`` or a collection of
     name suffixes (``("q_proj", "v_proj")``); by default every ``nn.Linear``
-    except an output head whose weight is shared with an embedding. With
-    ``freeze`` every other parameter of the model is frozen too, so that only
-    A and B train. A's are drawn from one generator seeded with ``seed``, in
-    the order of ``named_modules``. Returns the wrapped modules' names.
+    except an output head whose weight is shared with an embedding. Modules
+    already wrapped (a :class:`LoRALinear`) are never chosen again.
     """
     if target is None:
         shared = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
@@ -183,6 +180,22 @@ def apply_lora(model: nn.Module, r: int, alpha: float | None = None, *,
              if isinstance(m, nn.Linear) and not isinstance(m, LoRALinear) and chosen(name, m)]
     if not names:
         raise ValueError("no nn.Linear module matched the target")
+    return names
+
+
+def apply_lora(model: nn.Module, r: int, alpha: float | None = None, *,
+               target: Callable[[str, nn.Module], bool] | Iterable[str] | None = None, seed: int = 0,
+               freeze: bool = True) -> list[str]:
+    """Replace the chosen ``nn.Linear`` modules of ``model`` by :class:`LoRALinear` (in place).
+
+    ``target`` is a predicate ``(name, module) -> bool`` or a collection of
+    name suffixes (``("q_proj", "v_proj")``); by default every ``nn.Linear``
+    except an output head whose weight is shared with an embedding. With
+    ``freeze`` every other parameter of the model is frozen too, so that only
+    A and B train. A's are drawn from one generator seeded with ``seed``, in
+    the order of ``named_modules``. Returns the wrapped modules' names.
+    """
+    names = chosen_linears(model, target)
     if freeze:
         for p in model.parameters():
             p.requires_grad_(False)

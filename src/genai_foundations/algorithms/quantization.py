@@ -192,22 +192,9 @@ def quantize_linears(model: nn.Module, *, block_size: int = 64,
     (the tied output head stays in full precision, as QLoRA keeps embeddings).
     Returns the replaced modules' names.
     """
-    from genai_foundations.algorithms.lora import _set_submodule
+    from genai_foundations.algorithms.lora import _set_submodule, chosen_linears
 
-    shared = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
-    if target is None:
-        def chosen(name: str, module: nn.Module) -> bool:
-            return id(module.weight) not in shared
-    elif callable(target):
-        chosen = target
-    else:
-        suffixes = tuple(target)
-
-        def chosen(name: str, module: nn.Module) -> bool:
-            return name.endswith(suffixes)
-    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and chosen(n, m)]
-    if not names:
-        raise ValueError("no nn.Linear module matched the target")
+    names = chosen_linears(model, target)
     for name in names:
         _set_submodule(model, name, Linear4bit(model.get_submodule(name), block_size, code))
     return names
