@@ -18,7 +18,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install book book-quick lab exercises grade check grading-deps test test-unit test-notebooks test-site clean
+.PHONY: help install book book-quick lab exercises grade check grading-deps test test-unit test-notebooks test-site clean \
+        bench bench-quick
 
 help:
 	@echo "make install      create $(VENV) and install the course package with everything it needs"
@@ -30,8 +31,16 @@ help:
 	@echo "make check NOTEBOOK=exercises/<slug>/<slug>.ipynb   run your notebook the way the grader will"
 	@echo "make checkpoints  retrain the shared checkpoints (src/genai_foundations/checkpoints/, CPU, one thread)"
 	@echo "make test         run the whole test suite (unit tests, notebooks, nbgrader round trip, site build)"
+	@echo "make bench        run every benchmark (ours vs the libraries) in sequence: ~90 min, rewrites benchmarks/results/"
+	@echo "make bench-quick  the same on tiny settings (seconds per script): checks that every benchmark runs"
 
 install: $(STAMP)
+
+# The libraries the benchmarks compare with (extra `bench`): `make bench`, `make bench-quick` and `make test`.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -e ".[bench]"
+	touch $(BENCH_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10 or newer is needed"'
@@ -75,6 +84,21 @@ check: $(STAMP)
 checkpoints: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/make_checkpoints.py
 
+# Side by side with the libraries: every script of benchmarks/run_all.py in sequence (~90 min on the 2-core
+# CPU); rewrites benchmarks/results/*.json, which the website's results page renders (grading_throughput
+# needs the grading sandbox).
+bench: export OMP_NUM_THREADS = 1
+bench: export MKL_NUM_THREADS = 1
+bench: $(BENCH_STAMP) grading-deps
+	$(BIN)/python benchmarks/run_all.py
+
+# The quick variant of every comparison (seconds each) into _build/bench-quick/; `make test` runs the same
+# commands through tests/test_benchmarks.py.
+bench-quick: export OMP_NUM_THREADS = 1
+bench-quick: export MKL_NUM_THREADS = 1
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run_all.py --quick
+
 # The test suite executes each notebook as few times as possible:
 #  1. papermill injects QUICK=True into copies of every chapter and solution notebook
 #     (tests/notebooks/, git-ignored);
@@ -86,7 +110,7 @@ checkpoints: $(STAMP)
 test: export OMP_NUM_THREADS = 1
 test: export MKL_NUM_THREADS = 1
 test: export GENAI_REQUIRE_SANDBOX = 1
-test: $(STAMP) grading-deps
+test: $(STAMP) $(BENCH_STAMP) grading-deps
 	$(BIN)/python tests/notebook_pipeline.py prepare
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax --nbval-cell-timeout=600 --durations=30 \
 	    --ignore=tests/site tests

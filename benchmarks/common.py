@@ -38,13 +38,14 @@ RESULTS = ROOT / "benchmarks" / "results"
 QUICK_RESULTS = ROOT / "_build" / "bench-quick"
 
 
-def parser(description: str, default_seeds: Sequence[int] = (0, 1, 2)) -> argparse.ArgumentParser:
+def parser(description: str, default_seeds: Sequence[int] = (0, 1, 2),
+           threads_help: str = "PyTorch threads (default 1)") -> argparse.ArgumentParser:
     """A command line with the options every benchmark takes; a script adds its own to it."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true",
                    help="tiny settings (seconds): checks that the comparison runs; writes to --out")
     p.add_argument("--seeds", type=int, nargs="+", default=list(default_seeds), help="seeds to run")
-    p.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
+    p.add_argument("--threads", type=int, default=1, help=threads_help)
     p.add_argument("--out", type=Path, default=None,
                    help=f"folder for the JSON (default {RESULTS.relative_to(ROOT)}, "
                         f"or {QUICK_RESULTS.relative_to(ROOT)} with --quick)")

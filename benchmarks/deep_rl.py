@@ -1,6 +1,7 @@
 """Our deep-RL implementations next to stable-baselines3: same tasks, seeds, steps, hyper-parameters, machine.
 
-    python benchmarks/deep_rl.py [--seeds 0,1,2] [--algos ppo,sac,td3] [--steps-scale 1.0] [--threads 1]
+    python benchmarks/deep_rl.py [--quick] [--seeds 0 1 2] [--algos ppo,sac,td3] [--impls ours,sb3]
+                                 [--steps-scale 1.0] [--threads 1] [--out DIR] [--note TEXT]
 
 For every algorithm and seed it trains ours (``genai_foundations.rl``) and
 stable-baselines3's with the same hyper-parameters and network sizes, one
@@ -14,33 +15,35 @@ inflates much less than the wall time.
 The chapter's targets are asserted at ``--steps-scale 1`` on our runs: PPO
 reaches 500 on CartPole-v1 within 100k steps; SAC and TD3 beat -200 on
 Pendulum-v1 within 20k steps. Prints one table and writes
-``benchmarks/results/deep_rl.json``.
+``benchmarks/results/deep_rl.json`` (rewritten after every run, ``"complete": false``
+until the last, so that an interrupted run keeps what it measured).
+
+``--quick`` (``make bench-quick``) trains each algorithm for :data:`QUICK_STEPS` steps
+(enough for PPO's first updates and for SAC's and TD3's first gradient steps after
+their 1,000 random ones), on the first seed only, scores 2 episodes and writes to
+``_build/bench-quick/``: it checks that the comparison runs, not what it finds.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import json
-import platform
-import sys
+import contextlib
+import io
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from genai_foundations.results import machine  # noqa: E402
-from genai_foundations.rl.evaluation import evaluate_policy  # noqa: E402
-from genai_foundations.rl.ppo import PPOConfig, train_ppo  # noqa: E402
-from genai_foundations.rl.sac import SACConfig, train_sac  # noqa: E402
-from genai_foundations.rl.td3 import TD3Config, train_td3  # noqa: E402
+from common import mean_std, parser, pm, write_results
+from genai_foundations.rl.evaluation import evaluate_policy
+from genai_foundations.rl.ppo import PPOConfig, train_ppo
+from genai_foundations.rl.sac import SACConfig, train_sac
+from genai_foundations.rl.td3 import TD3Config, train_td3
 
 TASKS = {"ppo": ("CartPole-v1", 100_000), "sac": ("Pendulum-v1", 20_000), "td3": ("Pendulum-v1", 20_000)}
 TARGETS = {"ppo": 500.0, "sac": -200.0, "td3": -200.0}  # PPO: reaches (>= 500 - 1e-6); SAC/TD3: beats (>)
+#: ``--quick``: PPO's first two updates (8 envs x 32 steps each); SAC and TD3 past their 1,000 random steps.
+QUICK_STEPS = {"ppo": 512, "sac": 1_100, "td3": 1_100}
+IMPL_NAMES = {"ours": "ours", "sb3": "stable-baselines3"}
 
 
 class SB3Policy(torch.nn.Module):
@@ -99,27 +102,57 @@ def train_ours(algo: str, steps: int, seed: int):
     return result.policy, result.wall_seconds
 
 
+def table_from(result: dict) -> dict:
+    """The table of the results page from a result's per-run ``rows``: mean ± std over seeds per algorithm and impl.
+
+    Works on every version of ``deep_rl.json`` (the rows' keys have not changed).
+    """
+    rows, table_rows = result["rows"], []
+    cpu_of = {}
+    for r in rows:
+        cpu_of.setdefault((r["algo"], r["impl"]), []).append(r["cpu_seconds"])
+    for algo in dict.fromkeys(r["algo"] for r in rows):
+        for impl in dict.fromkeys(r["impl"] for r in rows if r["algo"] == algo):
+            sel = [r for r in rows if r["algo"] == algo and r["impl"] == impl]
+            sb3 = cpu_of.get((algo, "sb3"))
+            share = f"{np.mean(cpu_of[algo, impl]) / np.mean(sb3):.0%}" if sb3 else "n/a"
+            target = ("reach " if algo == "ppo" else "beat ") + f"{TARGETS[algo]:g}"
+            table_rows.append([algo.upper(), sel[0]["env"], IMPL_NAMES.get(impl, impl), f"{sel[0]['steps']:,}",
+                               pm((r["return_mean"] for r in sel), 1), target,
+                               pm((r["cpu_seconds"] for r in sel), 1), share,
+                               pm((r["steps_per_second"] for r in sel), 0)])
+    seeds = sorted({r["seed"] for r in rows})
+    note = (f"Same hyper-parameters and network sizes for both; return = mean of {result['evaluation_episodes']} "
+            f"deterministic evaluation episodes per run; mean ± std over seeds {seeds}; CPU and wall time of "
+            f"training only.")
+    if result.get("note"):
+        note += " " + result["note"].rstrip(".") + "."
+    return {"title": "Deep RL: ours against stable-baselines3 (same tasks, seeds, steps, hyper-parameters)",
+            "columns": ["algorithm", "environment", "implementation", "steps", "return", "target",
+                        "training CPU s", "CPU time vs SB3", "steps / s (wall)"],
+            "rows": table_rows, "note": note}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    parser.add_argument("--algos", default="ppo,sac,td3", help="comma-separated subset of ppo,sac,td3")
-    parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every step budget (pilots: 0.1)")
-    parser.add_argument("--threads", type=int, default=1, help="PyTorch threads for both libraries")
-    parser.add_argument("--impls", default="ours,sb3", help="comma-separated subset of ours,sb3")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "deep_rl.json"))
-    parser.add_argument("--note", default="", help="recorded as is, e.g. the machine's load during the run")
-    args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    p = parser(__doc__.split("\n\n")[0])
+    p.add_argument("--algos", default="ppo,sac,td3", help="comma-separated subset of ppo,sac,td3")
+    p.add_argument("--steps-scale", type=float, default=1.0, help="multiply every step budget (pilots: 0.1)")
+    p.add_argument("--impls", default="ours,sb3", help="comma-separated subset of ours,sb3")
+    p.add_argument("--note", default="", help="recorded as is, e.g. the machine's load during the run")
+    args = p.parse_args()
+    if args.quick:
+        args.seeds = args.seeds[:1]
+    seeds = args.seeds
     algos = [a.strip() for a in args.algos.split(",")]
     impls = [i.strip() for i in args.impls.split(",")]
     if unknown := set(algos) - set(TASKS):
         raise SystemExit(f"unknown algos {sorted(unknown)}; choose from {sorted(TASKS)}")
+    if unknown := set(impls) - set(IMPL_NAMES):
+        raise SystemExit(f"unknown impls {sorted(unknown)}; choose from {sorted(IMPL_NAMES)}")
     torch.set_num_threads(args.threads)
-    import gymnasium
-    import stable_baselines3
+    episodes = 2 if args.quick else 10
 
     rows: list[dict] = []
-    out = Path(args.out)
 
     def summarise() -> list[dict]:
         summary = []
@@ -128,40 +161,35 @@ def main() -> None:
                 sel = [r for r in rows if r["algo"] == algo and r["impl"] == impl]
                 if not sel:
                     continue
-                means = np.array([r["return_mean"] for r in sel])
-                summary.append({"algo": algo, "impl": impl, "seeds": len(sel), "return_mean": float(means.mean()),
-                                "return_std_over_seeds": float(means.std()),
+                mean, std = mean_std(r["return_mean"] for r in sel)  # sample std, as every table's "±"
+                summary.append({"algo": algo, "impl": impl, "seeds": len(sel), "return_mean": mean,
+                                "return_std_over_seeds": std,
                                 "wall_seconds": float(np.mean([r["wall_seconds"] for r in sel])),
                                 "steps_per_second": float(np.mean([r["steps_per_second"] for r in sel])),
                                 "cpu_seconds": float(np.mean([r["cpu_seconds"] for r in sel])),
                                 "steps_per_cpu_second": float(np.mean([r["steps_per_cpu_second"] for r in sel]))})
         return summary
 
-    def write(complete: bool) -> dict:
-        result = {"benchmark": "deep_rl", "complete": complete, "seeds": seeds, "algos": algos,
-                  "steps_scale": args.steps_scale, "threads": args.threads, "evaluation_episodes": 10,
-                  "note": args.note, "rows": rows, "summary": summarise(),
-                  "targets": {a: TARGETS[a] for a in algos},
-                  "versions": {"torch": torch.__version__, "gymnasium": gymnasium.__version__,
-                               "stable_baselines3": stable_baselines3.__version__,
-                               "python": platform.python_version()},
-                  "machine": machine("cpu"),
-                  "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1) + "\n")
-        return result
+    def write(complete: bool):
+        detail = {"complete": complete, "algos": algos, "steps_scale": args.steps_scale,
+                  "evaluation_episodes": episodes, "note": args.note, "rows": rows, "summary": summarise(),
+                  "targets": {a: TARGETS[a] for a in algos}}
+        quiet = contextlib.redirect_stdout(io.StringIO()) if not complete else contextlib.nullcontext()
+        with quiet:  # the table is printed once, at the end
+            return write_results("deep_rl", args, table=table_from(detail), packages=["gymnasium", "stable-baselines3"],
+                                 **detail)
 
     print(f"{'algo':5} {'env':12} {'impl':5} {'seed':>4} {'steps':>7} {'return':>16} {'wall s':>8} {'steps/s':>8} {'cpu s':>7}",
           flush=True)
     for algo in algos:
         env_id, full_steps = TASKS[algo]
-        steps = max(1, int(round(full_steps * args.steps_scale)))
+        steps = QUICK_STEPS[algo] if args.quick else max(1, int(round(full_steps * args.steps_scale)))
         for seed in seeds:
             for impl in impls:
                 cpu_started = time.process_time()
                 policy, seconds = (train_ours if impl == "ours" else train_sb3)(algo, steps, seed)
                 cpu_seconds = time.process_time() - cpu_started  # less sensitive to other processes' load
-                returns = evaluate_policy(policy, env_id, 10, seed=10_000 + seed, device="cpu")
+                returns = evaluate_policy(policy, env_id, episodes, seed=10_000 + seed, device="cpu")
                 row = {"algo": algo, "env": env_id, "impl": impl, "seed": seed, "steps": steps,
                        "return_mean": float(returns.mean()), "return_std": float(returns.std()),
                        "wall_seconds": round(seconds, 2), "steps_per_second": round(steps / seconds, 1),
@@ -171,15 +199,9 @@ def main() -> None:
                       f"{row['return_mean']:>8.1f} ± {row['return_std']:<5.1f} {seconds:>8.1f} "
                       f"{row['steps_per_second']:>8.0f} {cpu_seconds:>7.1f}", flush=True)
                 write(complete=False)  # a partial result survives an interrupted run
-    result = write(complete=True)
-    print("\nsummary (mean over seeds)")
-    print(f"{'algo':5} {'impl':5} {'return (seed means)':>22} {'wall s':>8} {'steps/s':>8} {'cpu s':>7}")
-    for entry in result["summary"]:
-        print(f"{entry['algo']:5} {entry['impl']:5} {entry['return_mean']:>12.1f} ± "
-              f"{entry['return_std_over_seeds']:<7.1f} {entry['wall_seconds']:>8.1f} {entry['steps_per_second']:>8.0f} "
-              f"{entry['cpu_seconds']:>7.1f}")
-    print(f"wrote {out}")
-    if args.steps_scale >= 1.0 and "ours" in impls:
+    print()
+    write(complete=True)
+    if args.steps_scale >= 1.0 and "ours" in impls and not args.quick:
         failed = [r for r in rows if r["impl"] == "ours" and not (
             r["return_mean"] >= TARGETS[r["algo"]] - 1e-6 if r["algo"] == "ppo" else r["return_mean"] > TARGETS[r["algo"]])]
         if failed:
