@@ -16,6 +16,7 @@ These tests read the committed notebooks only; nothing is executed.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -144,3 +145,32 @@ def test_the_checks_recognise_what_they_look_for():
     assert index == 1 and [m.group("body").strip() for m in DROPDOWN.finditer(text)] == ["Because.", "So.", "Indented."]
     assert SHOW_CODE_DEF.search("import inspect\ndef show_code(obj):\n    pass")
     assert not SHOW_CODE_DEF.search("from genai_foundations.display import show_code\nshow_code(f)")
+
+
+def shown_record_results(cells: list[dict]) -> list[str]:
+    """Ids of code cells whose last statement is a bare ``record_result(...)`` call: Jupyter would show the
+    returned dict (name, value, machine, time) on the page, between a figure and its caption."""
+    shown = []
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        body = ast.parse(_source(cell)).body
+        last = body[-1] if body else None
+        if (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+                and getattr(last.value.func, "id", getattr(last.value.func, "attr", None)) == "record_result"):
+            shown.append(cell.get("id", "?"))  # IPython 9 does not honour a trailing ";" after a multi-line call
+    return shown
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=_ids)
+def test_recorded_results_are_not_displayed(chapter):
+    shown = shown_record_results(_cells(chapter))
+    assert not shown, (f"{chapter}: cells {', '.join(shown)} end with record_result(...), whose returned dict "
+                       "appears on the page between a figure and its caption; write `_ = record_result(...)`")
+
+
+def test_the_record_result_check_finds_a_bare_call():
+    cells = [{"cell_type": "code", "id": "a", "source": "x = 1\nrecord_result('c', 'n', x, 'u', quick=True)"},
+             {"cell_type": "code", "id": "b", "source": "_ = record_result('c', 'n', 1, 'u', quick=True)"},
+             {"cell_type": "markdown", "id": "c", "source": "record_result(...)"}]
+    assert shown_record_results(cells) == ["a"]
