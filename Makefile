@@ -19,7 +19,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help install book book-quick lab exercises grade check grading-deps test test-unit test-notebooks test-site clean \
-        bench bench-quick
+        bench bench-quick browser-deps check-site
 
 help:
 	@echo "make install      create $(VENV) and install the course package with everything it needs"
@@ -31,6 +31,7 @@ help:
 	@echo "make check NOTEBOOK=exercises/<slug>/<slug>.ipynb   run your notebook the way the grader will"
 	@echo "make checkpoints  retrain the shared checkpoints (src/genai_foundations/checkpoints/, CPU, one thread)"
 	@echo "make test         run the whole test suite (unit tests, notebooks, nbgrader round trip, site build)"
+	@echo "make check-site   check the site in _build/html in headless Chromium (offline, phone width, dark theme)"
 	@echo "make bench        run every benchmark (ours vs the libraries) in sequence: ~90 min, rewrites benchmarks/results/"
 	@echo "make bench-quick  the same on tiny settings (seconds per script): checks that every benchmark runs"
 
@@ -84,6 +85,24 @@ check: $(STAMP)
 checkpoints: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/make_checkpoints.py
 
+# The browser test drives Debian's Chromium through its version-matched chromedriver (never a downloaded
+# browser); only the test suite and check-site need them, never `make lab`.
+browser-deps:
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || \
+	    { command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null); } || \
+	    { echo "the browser test needs Chromium and its driver: install Debian's 'chromium' and 'chromium-driver'"; exit 1; }
+
+BROWSER_STAMP := $(VENV)/.installed-browser
+$(BROWSER_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -e '.[browser]'
+	touch $(BROWSER_STAMP)
+
+# The site in _build/html (make book or make book-quick) in headless Chromium, offline: one line per failure;
+# screenshots and contact sheets in _build/screenshots/.
+check-site: $(BROWSER_STAMP) browser-deps
+	$(BIN)/python tools/check_site.py _build/html --screenshots _build/screenshots
+
 # Side by side with the libraries: every script of benchmarks/run_all.py in sequence (~90 min on the 2-core
 # CPU); rewrites benchmarks/results/*.json, which the website's results page renders (grading_throughput
 # needs the grading sandbox).
@@ -110,7 +129,7 @@ bench-quick: $(BENCH_STAMP)
 test: export OMP_NUM_THREADS = 1
 test: export MKL_NUM_THREADS = 1
 test: export GENAI_REQUIRE_SANDBOX = 1
-test: $(STAMP) $(BENCH_STAMP) grading-deps
+test: $(STAMP) $(BENCH_STAMP) $(BROWSER_STAMP) grading-deps browser-deps
 	$(BIN)/python tests/notebook_pipeline.py prepare
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax --nbval-cell-timeout=600 --durations=30 \
 	    --ignore=tests/site tests
