@@ -135,7 +135,7 @@ test: $(STAMP) $(BENCH_STAMP) $(BROWSER_STAMP) grading-deps browser-deps
 	    --ignore=tests/site tests
 	$(BIN)/python -m pytest tests/site
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) tests/unit
 
 clean:
