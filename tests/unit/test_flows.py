@@ -382,3 +382,46 @@ def test_logit_transform_gradients_match_torch(dtype):
     torch.testing.assert_close(_grad(lambda v: layer(v)[1], y), _grad(lambda v: reference(v)[:, 0], y))
     z = torch.tensor(GRADIENT_POINTS, dtype=dtype)[:, None]
     torch.testing.assert_close(_grad(layer.inverse, z), _grad(lambda v: torch.sigmoid(v) / 0.9, z))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Agreement with a maintained flow library (zuko, the `bench` extra that `make test` installs)
+# ----------------------------------------------------------------------------------------------------------------
+def test_affine_coupling_equals_zukos_coupling_with_the_same_weights():
+    """Our RealNVP coupling is zuko's ``GeneralCouplingTransform`` with our weights and our soft-clamped scale.
+
+    Our MLP reads the whole masked vector and writes (s~, t) for every coordinate; zuko's reads the
+    kept coordinates and writes (t, s~) pairs for the changed ones. Copying the weights that matter
+    (and only those) across, the two layers must give the same z, log-det and inverse.
+    """
+    import zuko  # the bench extra, installed by make test (pip install -e .[bench])
+
+    torch.manual_seed(11)
+    mask = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0])
+    ours = _randomize(AffineCoupling(mask, hidden=8), scale=0.5, seed=12).double()
+    keep, change = mask.nonzero().squeeze(1), (1 - mask).nonzero().squeeze(1)
+
+    def soft_clamped_affine(shift, raw):
+        return torch.distributions.AffineTransform(shift, torch.exp(flows.soft_clamp(raw, ours.scale_bound)))
+
+    theirs = zuko.flows.GeneralCouplingTransform(5, mask=mask.bool(), univariate=soft_clamped_affine,
+                                                 hidden_features=(8, 8)).double()
+    ours_linear = [m for m in ours.conditioner if isinstance(m, torch.nn.Linear)]
+    theirs_linear = [m for m in theirs.hyper if hasattr(m, "weight")]
+    assert len(ours_linear) == len(theirs_linear) == 3
+    rows = torch.stack([len(mask) + change, change], dim=1).reshape(-1)      # zuko's order: t_j, s~_j per coordinate
+    with torch.no_grad():
+        theirs_linear[0].weight.copy_(ours_linear[0].weight[:, keep])
+        theirs_linear[0].bias.copy_(ours_linear[0].bias)
+        theirs_linear[1].weight.copy_(ours_linear[1].weight)
+        theirs_linear[1].bias.copy_(ours_linear[1].bias)
+        theirs_linear[2].weight.copy_(ours_linear[2].weight[rows])
+        theirs_linear[2].bias.copy_(ours_linear[2].bias[rows])
+    x = torch.randn(16, 5, generator=torch.Generator().manual_seed(13), dtype=torch.float64)
+    transform = theirs()
+    z, logdet = ours(x)
+    z_theirs, logdet_theirs = transform.call_and_ladj(x)
+    assert logdet.abs().min() > 1e-3                                          # the scales are not trivial
+    torch.testing.assert_close(z, z_theirs, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(logdet, logdet_theirs, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ours.inverse(z), transform.inv(z_theirs), rtol=1e-12, atol=1e-12)
