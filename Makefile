@@ -19,7 +19,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help install book book-quick lab exercises grade check grading-deps test test-unit test-notebooks test-site clean \
-        bench bench-quick browser-deps check-site
+        bench bench-quick browser-deps check-site site-assets
 
 help:
 	@echo "make install      create $(VENV) and install the course package with everything it needs"
@@ -31,6 +31,7 @@ help:
 	@echo "make check NOTEBOOK=exercises/<slug>/<slug>.ipynb   run your notebook the way the grader will"
 	@echo "make checkpoints  retrain the shared checkpoints (src/genai_foundations/checkpoints/, CPU, one thread)"
 	@echo "make test         run the whole test suite (unit tests, notebooks, nbgrader round trip, site build)"
+	@echo "make site-assets  install MathJax for the website into book/_vendor (needs npm once)"
 	@echo "make check-site   check the site in _build/html in headless Chromium (offline, phone width, dark theme)"
 	@echo "make bench        run every benchmark (ours vs the libraries) in sequence: ~90 min, rewrites benchmarks/results/"
 	@echo "make bench-quick  the same on tiny settings (seconds per script): checks that every benchmark runs"
@@ -50,11 +51,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e .
 	touch $(STAMP)
 
-book: $(STAMP)
+# MathJax for the website, served by the site itself (no CDN): installed once with npm from the version
+# pinned in tools/site-assets/package-lock.json into book/_vendor/ (git-ignored); a no-op afterwards.
+# npm comes with Node.js; where it is missing and apt-get exists (Debian, CI), it is installed.
+site-assets: $(STAMP)
+	@command -v npm >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null); } || \
+	    { echo "the website's MathJax is installed with npm: install Node.js (it brings npm)"; exit 1; }
+	$(BIN)/python tools/vendor_site_assets.py
+
+book: $(STAMP) site-assets
 	$(BIN)/jupyter-book build . --all --warningiserror --keep-going
 	@echo "open _build/html/index.html"
 
-book-quick: $(STAMP)
+book-quick: $(STAMP) site-assets
 	GENAI_QUICK=1 $(BIN)/jupyter-book build . --all --warningiserror --keep-going
 	@echo "open _build/html/index.html (QUICK mode)"
 
@@ -129,7 +139,7 @@ bench-quick: $(BENCH_STAMP)
 test: export OMP_NUM_THREADS = 1
 test: export MKL_NUM_THREADS = 1
 test: export GENAI_REQUIRE_SANDBOX = 1
-test: $(STAMP) $(BENCH_STAMP) $(BROWSER_STAMP) grading-deps browser-deps
+test: $(STAMP) $(BENCH_STAMP) $(BROWSER_STAMP) grading-deps browser-deps site-assets
 	$(BIN)/python tests/notebook_pipeline.py prepare
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax --nbval-cell-timeout=600 --durations=30 \
 	    --ignore=tests/site tests

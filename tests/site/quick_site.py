@@ -74,6 +74,8 @@ def build_quick_site(dest: Path = QUICK_SITE) -> SiteBuild:
         shutil.rmtree(dest)
     stage = dest / "source"
     stage.mkdir(parents=True)
+    # the site's own MathJax (book/_vendor, git-ignored): a no-op when `make test` has installed it
+    subprocess.run([sys.executable, str(ROOT / "tools" / "vendor_site_assets.py")], check=True, timeout=600)
     reused = stage_book(stage)
     env = dict(os.environ, GENAI_QUICK="1", GENAI_PROGRESS="text", GENAI_RESULTS_DIR=str(RESULTS))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
