@@ -540,6 +540,20 @@ return {results: document.querySelectorAll('#search-results ul.search > li').len
 """
 
 
+# Displayed equations whose MathJax box starts left of the block that holds them: a scrolling box
+# cannot scroll left of 0, so that part of the equation cannot be read (the page itself stays narrow).
+_CUT_EQUATIONS = """
+const cut = [];
+for (const maths of document.querySelectorAll('div.math mjx-container[display="true"]')) {
+  const box = maths.closest('div.math');
+  if (maths.getBoundingClientRect().left < box.getBoundingClientRect().left - 1) {
+    cut.push((maths.textContent || '').trim().slice(0, 40));
+  }
+}
+return cut;
+"""
+
+
 def _wait_until(probe, timeout: float = WAIT_S, interval: float = 0.05):
     """Call ``probe`` until it returns something truthy or ``timeout`` passes; return its last value."""
     deadline = time.monotonic() + timeout
@@ -643,12 +657,17 @@ class SiteChecker:
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
         result = self.driver.execute_async_script(_PAGE_WIDTH, PHONE[0])  # ``open`` resets the viewport
+        failures = []
+        cut = self.driver.execute_script(_CUT_EQUATIONS)
+        if cut:
+            failures.append(Failure(page, "phone", f"{len(cut)} displayed equations start left of their box at a "
+                                                   f"{PHONE[0]}-px viewport, out of reach (first: {cut[0]!r})"))
         if result["width"] <= PHONE[0]:
-            return []
+            return failures
         culprits = ", ".join(f"{c['what']} to {c['right']} px" + (f" in #{c['section']}" if c["section"] else "")
                              for c in result["culprits"])
-        return [Failure(page, "phone", f"{result['width']} px wide at a {PHONE[0]}-px viewport "
-                                       f"(widest: {culprits or 'unknown'})")]
+        return failures + [Failure(page, "phone", f"{result['width']} px wide at a {PHONE[0]}-px viewport "
+                                                  f"(widest: {culprits or 'unknown'})")]
 
     def set_theme(self, mode: str) -> dict:
         return self.driver.execute_async_script(_SET_THEME, mode)
