@@ -109,6 +109,16 @@ def _paragraph(*children: nodes.Node | str) -> nodes.paragraph:
     return para
 
 
+
+def _bullets(lines: list[str]) -> nodes.bullet_list:
+    """A bullet list with one paragraph per line of text."""
+    items = nodes.bullet_list()
+    for line in lines:
+        item = nodes.list_item()
+        item += _paragraph(line)
+        items += item
+    return items
+
 def table_node(columns: Sequence[str], rows: Sequence[Sequence[nodes.Node | str]], *,
                classes: Sequence[str] = ()) -> nodes.table:
     """A docutils table with a header row; cells are strings or inline nodes.
@@ -185,13 +195,8 @@ def build_page_nodes(parts: Sequence[tuple[str, Sequence[ChapterResults]]], *, q
     elif len(used) == 1:
         machine += _paragraph(f"Every number below was measured on: {used[0][0]}.")
     else:
-        items = nodes.bullet_list()
-        for where, slugs in used:
-            item = nodes.list_item()
-            item += _paragraph(f"{where}: {', '.join(slugs)}")
-            items += item
         machine += _paragraph("The numbers below were measured on more than one machine:")
-        machine += items
+        machine += _bullets([f"{where}: {', '.join(slugs)}" for where, slugs in used])
     machine += _paragraph(f"Results folder read by this build: {results_dir}.")
     out.append(machine)
 
@@ -268,13 +273,8 @@ def build_page_nodes(parts: Sequence[tuple[str, Sequence[ChapterResults]]], *, q
                 section += _paragraph(t.note)
             bench += section
         if without:
-            items = nodes.bullet_list()
-            for name, why in without:
-                item = nodes.list_item()
-                item += _paragraph(f"{name}: {why}.")
-                items += item
             bench += _paragraph("Benchmark files without a table (not rendered):")
-            bench += items
+            bench += _bullets([f"{name}: {why}." for name, why in without])
     out.append(bench)
     return out
 
