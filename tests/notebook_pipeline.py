@@ -14,30 +14,18 @@ import shutil
 import sys
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 PREPARED = ROOT / "tests" / "notebooks"
 EXECUTED = ROOT / "_build" / "executed"
 QUICK_PARAMETERS = {"QUICK": True}
 
+sys.path.insert(0, str(ROOT / "tools"))
+import check_site  # noqa: E402  (tools/check_site.py: its _toc.yml reader; needs no browser)
+
 
 def toc_files() -> list[str]:
-    """Every file named in ``_toc.yml`` (without suffix), in book order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    walk(toc.get("parts"))
-    walk(toc.get("chapters"))
-    return files
-
+    """Every file named in ``_toc.yml`` (without suffix), in book order (the site checker's reader)."""
+    return check_site.toc_files(ROOT / "_toc.yml")
 
 def chapter_notebooks() -> list[Path]:
     """The book's notebooks (relative to the repository root), in book order."""

@@ -111,6 +111,11 @@ class Report:
 
 def toc_pages(toc: Path) -> list[str]:
     """The HTML page of every file in a Jupyter Book ``_toc.yml``, in book order."""
+    return [page_path(f) for f in toc_files(toc)]
+
+
+def toc_files(toc: Path) -> list[str]:
+    """Every file named in a Jupyter Book ``_toc.yml`` (as written there, without suffix), in book order."""
     import yaml
 
     data = yaml.safe_load(toc.read_text(encoding="utf-8"))
@@ -128,7 +133,7 @@ def toc_pages(toc: Path) -> list[str]:
     walk(data.get("parts"))
     walk(data.get("chapters"))
     walk(data.get("sections"))
-    return [page_path(f) for f in files]
+    return files
 
 
 def page_path(name: str) -> str:

@@ -119,6 +119,7 @@ def _bullets(lines: list[str]) -> nodes.bullet_list:
         items += item
     return items
 
+
 def table_node(columns: Sequence[str], rows: Sequence[Sequence[nodes.Node | str]], *,
                classes: Sequence[str] = ()) -> nodes.table:
     """A docutils table with a header row; cells are strings or inline nodes.
