@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import genai_foundations
@@ -88,14 +89,41 @@ def _split(name: str) -> tuple[Path, str, str]:
     raise ValueError(f"cannot find the module of {name!r} in {PACKAGE_DIR}")
 
 
+#: A stub of another package version is deleted once it is this old (seconds): a grading run that
+#: started before the package changed may still be using it.
+STALE_AFTER_S = 3600
+
+
+def prune_stubs(cache: Path, version: str, stale_after_s: float = STALE_AFTER_S) -> list[Path]:
+    """Delete the cached stubs built from another version of the package, older than ``stale_after_s``.
+
+    Every change to the package gives new stubs, so without this the cache grows by one copy of the
+    package per version and per blocked list. Returns the folders removed.
+    """
+    removed = []
+    now = time.time()
+    for entry in cache.iterdir():
+        if not entry.is_dir():
+            continue
+        marker = entry / ".package"  # absent in stubs of older grading code, and in abandoned partial builds
+        if marker.is_file() and marker.read_text() == version:
+            continue
+        if now - (marker if marker.is_file() else entry).stat().st_mtime > stale_after_s:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
 def build_stub(blocked: list[str], cache: Path | None = None) -> Path:
     """A folder holding ``genai_foundations`` (with ``blocked`` raising) and the harness; cached."""
     cache = Path(cache or os.environ.get(CACHE_ENV) or Path(tempfile.gettempdir()) / "genai-grading-stubs")
-    key = hashlib.sha256((package_hash() + "|" + "|".join(sorted(blocked))).encode()).hexdigest()[:24]
+    version = package_hash()
+    key = hashlib.sha256((version + "|" + "|".join(sorted(blocked))).encode()).hexdigest()[:24]
     target = cache / key
     if (target / ".complete").exists():
         return target
     cache.mkdir(parents=True, exist_ok=True)
+    prune_stubs(cache, version)
     work = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=cache))
     shutil.copytree(PACKAGE_DIR, work / "genai_foundations", ignore=shutil.ignore_patterns("__pycache__"))
     (work / "genai_grading").mkdir()
@@ -117,6 +145,7 @@ def build_stub(blocked: list[str], cache: Path | None = None) -> Path:
         os.chmod(folder, 0o755)
         for f in files:
             os.chmod(os.path.join(folder, f), 0o644)
+    (work / ".package").write_text(version)
     (work / ".complete").write_text(key)
     try:
         work.rename(target)

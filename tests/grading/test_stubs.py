@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 
-from genai_grading.stubs import build_stub
+from genai_grading.stubs import build_stub, package_hash, prune_stubs
 
 PROBE = """
 import inspect, importlib, torch
@@ -45,3 +47,21 @@ def test_the_stub_is_cached_by_package_and_blocked_names(tmp_path):
     b = build_stub(["genai_foundations.architectures.activations.sigmoid"], cache=tmp_path)
     c = build_stub(["genai_foundations.architectures.activations.softmax"], cache=tmp_path)
     assert a == b != c
+
+
+def test_stubs_of_other_package_versions_are_pruned(tmp_path):
+    """Old stubs of another package version go; this version's, and recent ones of another, stay."""
+    current = build_stub(["genai_foundations.architectures.activations.sigmoid"], cache=tmp_path)
+    old, recent = tmp_path / "old-version", tmp_path / "recent-other-version"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / ".package").write_text("another version")
+        (folder / ".complete").write_text("x")
+    two_hours_ago = time.time() - 7200
+    os.utime(old / ".package", (two_hours_ago, two_hours_ago))
+    assert prune_stubs(tmp_path, package_hash()) == [old]
+    assert not old.exists() and recent.is_dir() and (current / ".complete").is_file()
+    # building a stub prunes too: a new blocked list triggers a build
+    os.utime(recent / ".package", (two_hours_ago, two_hours_ago))
+    build_stub(["genai_foundations.architectures.activations.softmax"], cache=tmp_path)
+    assert not recent.exists() and (current / ".complete").is_file()

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from genai_foundations.architectures.denoisers import TrajectoryDenoiser
-from genai_foundations.architectures.unet import ResidualBlock, UNet, sinusoidal_embedding
+from genai_foundations.architectures.unet import UNET_TIME_FREQUENCIES, ResidualBlock, UNet, sinusoidal_embedding
 
 
 def _randomise_output(net: nn.Module) -> None:
@@ -28,6 +28,24 @@ def test_sinusoidal_embedding_values():
         assert math.isclose(emb[1, 4 + k].item(), math.cos(2 * math.pi * freq * 1e-3), abs_tol=1e-5)
     with pytest.raises(ValueError, match="even"):
         sinusoidal_embedding(x, 7)
+
+
+def test_sinusoidal_embedding_frequency_range():
+    """min_frequency/max_frequency set the geometric range; the U-Net passes UNET_TIME_FREQUENCIES."""
+    x = torch.linspace(0, 1, 11)
+    low, high = 0.05, 50.0
+    emb = sinusoidal_embedding(x, 6, max_frequency=high, min_frequency=low)  # L = 3: 0.05, 1.58, 50
+    for k, freq in enumerate([low, math.sqrt(low * high), high]):
+        torch.testing.assert_close(emb[:, k], torch.sin(2 * math.pi * freq * x), atol=1e-4, rtol=0)
+        torch.testing.assert_close(emb[:, 3 + k], torch.cos(2 * math.pi * freq * x), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="min_frequency"):
+        sinusoidal_embedding(x, 6, max_frequency=1.0, min_frequency=2.0)
+    # The U-Net's slowest feature moves monotonically over the whole chain; its fastest stays below
+    # the 500 turns at which 1000 integer steps alias.
+    assert UNET_TIME_FREQUENCIES[0] < 0.25 and UNET_TIME_FREQUENCIES[1] < 500
+    net = UNet(channels=(8, 16), emb_dim=16)
+    assert net.time_frequencies == UNET_TIME_FREQUENCIES
+    assert UNet(channels=(8, 16), emb_dim=16, time_frequencies=(1.0, 1000.0)).time_frequencies == (1.0, 1000.0)
 
 
 @pytest.mark.parametrize("size, channels", [(8, (16, 32, 32)), (28, (16, 32, 32)), (7, (16, 32))])
@@ -194,7 +212,9 @@ def test_trace_stages_records_the_real_tensors():
     stages = trace_stages(net, x, t)
     with torch.no_grad():
         torch.testing.assert_close(stages["conv_out"], net(x, t))
-        torch.testing.assert_close(stages["noise embedding"], sinusoidal_embedding(t, 8))
+        low, high = UNET_TIME_FREQUENCIES
+        torch.testing.assert_close(stages["noise embedding"],
+                                   sinusoidal_embedding(t, 8, max_frequency=high, min_frequency=low))
         torch.testing.assert_close(stages["conv_in"], net.conv_in(x))
     # the up block of level 0 concatenates the upsampled path with the skip of level 0
     torch.testing.assert_close(stages["up0 concat"][:, 16:], stages["down0 skip"])

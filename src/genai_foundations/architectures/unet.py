@@ -49,30 +49,45 @@ from torch.nn import functional as F
 Shape = tuple[int, ...]
 
 
-def sinusoidal_embedding(x: torch.Tensor, dim: int, max_frequency: float = 1000.0) -> torch.Tensor:
+def sinusoidal_embedding(x: torch.Tensor, dim: int, max_frequency: float = 1000.0,
+                         min_frequency: float = 1.0) -> torch.Tensor:
     """Embed scalars ``x`` (shape (B,), about [0, 1]) as vectors of length ``dim`` (float32, shape (B, dim)).
 
     Implements equation (EMB) of the U-Net chapter
 
-    .. math:: y(x) = \\big(\\sin(2\\pi e^{0 f} x), \\dots, \\sin(2\\pi e^{(L-1) f} x),
-              \\cos(2\\pi e^{0 f} x), \\dots, \\cos(2\\pi e^{(L-1) f} x)\\big),
+    .. math:: y(x) = \\big(\\sin(2\\pi \\omega_0 x), \\dots, \\sin(2\\pi \\omega_{L-1} x),
+              \\cos(2\\pi \\omega_0 x), \\dots, \\cos(2\\pi \\omega_{L-1} x)\\big),
+              \\qquad \\omega_k = \\omega_{\\min} e^{kf},
 
-    with :math:`L` = ``dim / 2`` and :math:`f = \\ln(1000) / (L - 1)`, so the
-    frequencies :math:`e^{kf}` run geometrically from 1 to ``max_frequency`` (1000).
-    A scalar ``x`` counts as a batch of one.
+    with :math:`L` = ``dim / 2`` and :math:`f = \\ln(\\omega_{\\max} / \\omega_{\\min}) / (L - 1)`, so the
+    frequencies (turns per unit of ``x``) run geometrically from ``min_frequency`` to
+    ``max_frequency``; the defaults, 1 to 1000, are the chapter's equation with
+    :math:`\\omega_k = e^{kf}`, :math:`f = \\ln(1000) / (L - 1)`. :class:`UNet` passes a lower
+    range (:data:`UNET_TIME_FREQUENCIES`). A scalar ``x`` counts as a batch of one.
     """
     if dim % 2 != 0 or dim < 4:
         raise ValueError(f"dim must be an even number of at least 4, got {dim}")
+    if not 0 < min_frequency < max_frequency:
+        raise ValueError(f"expected 0 < min_frequency < max_frequency, got {min_frequency} and {max_frequency}")
     x = torch.as_tensor(x)
     if x.dim() == 0:
         x = x.reshape(1)
     if x.dim() != 1:
         raise ValueError(f"expected a 1-D tensor of scalars (one per example), got shape {tuple(x.shape)}")
     half = dim // 2
-    f = math.log(max_frequency) / (half - 1)
-    frequencies = torch.exp(f * torch.arange(half, device=x.device, dtype=torch.float32))
+    f = math.log(max_frequency / min_frequency) / (half - 1)
+    frequencies = min_frequency * torch.exp(f * torch.arange(half, device=x.device, dtype=torch.float32))
     angles = 2 * math.pi * x.float()[:, None] * frequencies[None, :]
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+
+
+#: The frequency range (turns over the noise range [0, 1]) of :class:`UNet`'s time features.
+#: The slowest feature covers less than a tenth of a turn over the whole chain, so it changes
+#: steadily with the noise level; the fastest makes 160 turns, well below the 500 at which
+#: 1000 integer steps alias. Chosen because (EMB)'s 1 to 1000 made the U-Net learn much more
+#: slowly on MNIST than diffusers' ``UNet2DModel`` (whose range on integer steps is about
+#: 0.03 to 160 turns over the chain); see ``benchmarks/ddpm_diffusers.py`` and chapter 4.
+UNET_TIME_FREQUENCIES: tuple[float, float] = (0.03, 160.0)
 
 
 def group_norm(channels: int, groups: int) -> nn.GroupNorm:
@@ -228,6 +243,11 @@ class UNet(nn.Module):
         ``downsample_last=True`` this is the layout of the course notes and
         of the Keras diffusion model: 64x64 -> 32 -> 16 -> 8x8x96, two residual
         blocks at 8x8x128, and back up.
+    time_frequencies:
+        ``(min, max)`` frequencies of the sinusoidal time features
+        (:func:`sinusoidal_embedding`), in turns over the noise range [0, 1];
+        default :data:`UNET_TIME_FREQUENCIES`. ``(1.0, 1000.0)`` gives (EMB)'s
+        own range.
 
     ``forward(x, t, y=None)``: ``x`` (B, C, H, W), ``t`` the noise level per
     example as a float in about [0, 1] (shape (B,) or a scalar; DDPM passes
@@ -237,7 +257,8 @@ class UNet(nn.Module):
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128), blocks_per_level: int = 1,
                  emb_dim: int = 128, num_classes: int | None = None, out_channels: int | None = None,
                  groups: int = 8, dropout: float = 0.0, mid_channels: int | None = None,
-                 downsample_last: bool = False):
+                 downsample_last: bool = False,
+                 time_frequencies: tuple[float, float] = UNET_TIME_FREQUENCIES):
         super().__init__()
         channels = tuple(int(c) for c in channels)
         if len(channels) < 1 or any(c <= 0 for c in channels):
@@ -255,6 +276,7 @@ class UNet(nn.Module):
         self.downsample_last = bool(downsample_last)
         base = channels[0]
         self.time_dim = base
+        self.time_frequencies = (float(time_frequencies[0]), float(time_frequencies[1]))
         self.time_mlp = nn.Sequential(nn.Linear(base, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.label_emb = nn.Embedding(num_classes + 1, emb_dim) if num_classes is not None else None
         self.conv_in = nn.Conv2d(in_channels, base, 3, padding=1)
@@ -295,7 +317,8 @@ class UNet(nn.Module):
             t = t.expand(batch)
         if t.shape != (batch,):
             raise ValueError(f"t must be a scalar or have shape ({batch},), got {tuple(t.shape)}")
-        emb = self.time_mlp(sinusoidal_embedding(t, self.time_dim))
+        emb = self.time_mlp(sinusoidal_embedding(t, self.time_dim, max_frequency=self.time_frequencies[1],
+                                                 min_frequency=self.time_frequencies[0]))
         if self.label_emb is None:
             if y is not None:
                 raise ValueError("this U-Net is unconditional (num_classes=None); pass y=None")
