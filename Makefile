@@ -46,6 +46,8 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10 or newer is needed"'
+	@free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); [ "$$free" -ge 8 ] || \
+	    echo "warning: $$free GiB free here; the environment takes about 7 GiB (PyTorch's CUDA-capable build is 5.5 of it)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade "pip>=24"
 	$(BIN)/python -m pip install -e .
