@@ -99,7 +99,10 @@ def record_result(chapter: str, name: str, value: float, unit: str, *, quick: bo
     ``target``/``target_kind``: the chapter's goal (e.g. ``2.0``, ``"at most"``);
     ``baseline``/``baseline_name``: what the number is compared with (e.g. the
     real-vs-real Fréchet distance). Recording the same ``name`` again replaces
-    the entry, so re-running a notebook never duplicates rows.
+    the entry, so re-running a notebook never duplicates rows. The file holds
+    one mode: recording in full mode drops the chapter's QUICK entries and the
+    other way round, so that a full build never shows a stale QUICK number
+    (some names exist in one mode only, e.g. a step count that QUICK lowers).
     """
     if not chapter or "/" in chapter or chapter.startswith("."):
         raise ValueError(f"chapter must be the chapter's slug (e.g. 'ddpm'), got {chapter!r}")
@@ -123,7 +126,7 @@ def record_result(chapter: str, name: str, value: float, unit: str, *, quick: bo
     path.mkdir(parents=True, exist_ok=True)
     file = path / f"{chapter}.results.json"
     data = load_results(file) if file.exists() else {"schema_version": SCHEMA_VERSION, "chapter": chapter, "results": []}
-    data["results"] = [r for r in data["results"] if r["name"] != name] + [entry]
+    data["results"] = [r for r in data["results"] if r["name"] != name and r["mode"] == entry["mode"]] + [entry]
     tmp = file.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(file)

@@ -30,11 +30,23 @@ def test_round_trip(tmp_path):
 def test_replace_by_name_keeps_other_entries(tmp_path):
     record_result("flows", "bits/dim", 3.0, "bits/dim", quick=True, folder=tmp_path)
     record_result("flows", "test NLL", 1.2, "nats", quick=True, folder=tmp_path)
-    record_result("flows", "bits/dim", 2.5, "bits/dim", quick=False, folder=tmp_path)
+    record_result("flows", "bits/dim", 2.5, "bits/dim", quick=True, folder=tmp_path)
     entries = load_results(tmp_path / "flows.results.json")["results"]
     assert [e["name"] for e in entries] == ["test NLL", "bits/dim"]
-    assert entries[1]["value"] == 2.5 and entries[1]["mode"] == "full"
-    assert entries[0]["mode"] == "QUICK"
+    assert entries[1]["value"] == 2.5 and entries[0]["value"] == 1.2
+
+
+def test_a_full_run_drops_the_stale_quick_entries(tmp_path):
+    """A name recorded only in QUICK mode must not survive into a full build's page (and vice versa)."""
+    record_result("ddpm", "DDIM 10 steps", 70.0, "x", quick=True, folder=tmp_path)
+    record_result("ddpm", "shared", 1.0, "x", quick=True, folder=tmp_path)
+    record_result("ddpm", "DDIM 50 steps", 2.1, "x", quick=False, folder=tmp_path)
+    record_result("ddpm", "shared", 0.5, "x", quick=False, folder=tmp_path)
+    entries = load_results(tmp_path / "ddpm.results.json")["results"]
+    assert [(e["name"], e["mode"]) for e in entries] == [("DDIM 50 steps", "full"), ("shared", "full")]
+    record_result("ddpm", "DDIM 10 steps", 71.0, "x", quick=True, folder=tmp_path)
+    entries = load_results(tmp_path / "ddpm.results.json")["results"]
+    assert [(e["name"], e["mode"]) for e in entries] == [("DDIM 10 steps", "QUICK")]
 
 
 def test_chapters_get_separate_files(tmp_path):
