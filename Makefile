@@ -33,7 +33,7 @@ help:
 	@echo "make test         run the whole test suite (unit tests, notebooks, nbgrader round trip, site build)"
 	@echo "make site-assets  install MathJax for the website into book/_vendor (needs npm once)"
 	@echo "make check-site   check the site in _build/html in headless Chromium (offline, phone width, dark theme)"
-	@echo "make bench        run every benchmark (ours vs the libraries) in sequence: ~90 min, rewrites benchmarks/results/"
+	@echo "make bench        run every benchmark (ours vs the libraries) in sequence: 55 min measured, rewrites benchmarks/results/"
 	@echo "make bench-quick  the same on tiny settings (seconds per script): checks that every benchmark runs"
 
 install: $(STAMP)
@@ -115,7 +115,7 @@ $(BROWSER_STAMP): $(STAMP) pyproject.toml
 check-site: $(BROWSER_STAMP) browser-deps
 	$(BIN)/python tools/check_site.py _build/html --screenshots _build/screenshots
 
-# Side by side with the libraries: every script of benchmarks/run_all.py in sequence (~90 min on the 2-core
+# Side by side with the libraries: every script of benchmarks/run_all.py in sequence (54 min 21 s measured on the 2-core
 # CPU); rewrites benchmarks/results/*.json, which the website's results page renders (grading_throughput
 # needs the grading sandbox).
 bench: export OMP_NUM_THREADS = 1
