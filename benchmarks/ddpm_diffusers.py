@@ -333,24 +333,20 @@ def run_pair(setting: Setting, data: dict, seed: int) -> tuple[list[dict], float
     def score(images: torch.Tensor) -> float:
         return frechet_distance(extract_features(data["classifier"], images), data["reference"])
 
-    torch.manual_seed(seed)
-    ours = our_unet(setting)
-    stats = train(ours, lambda x0, g: ddpm.ddpm_loss(ours, x0, schedule, generator=g), data["train"], setting, seed)
-    images, speed = sample_all(lambda x: ddpm.sample(ours, schedule, tuple(x.shape), steps=setting.sample_steps,
-                                                     eta=0.0, x_T=x, clip_x0=True), x_T, setting.sample_batch)
-    rows.append({"dataset": setting.name, "impl": "ours", "seed": seed, "fd": score(images), **stats, **speed,
-                 "parameters": sum(p.numel() for p in ours.parameters())})
-
-    if setting.emb_ablation:
-        # The same U-Net with (EMB)'s frequencies 1 to 1000: what the lower default range buys.
+    def run_ours(impl: str, time_frequencies: tuple[float, float] | None) -> None:
+        """Train, sample and score the chapter's U-Net (with the given time features) as ``impl``."""
         torch.manual_seed(seed)
-        ablated = our_unet(setting, EMB_FREQUENCIES)
-        stats = train(ablated, lambda x0, g: ddpm.ddpm_loss(ablated, x0, schedule, generator=g), data["train"],
+        model = our_unet(setting, time_frequencies)
+        stats = train(model, lambda x0, g: ddpm.ddpm_loss(model, x0, schedule, generator=g), data["train"],
                       setting, seed)
-        images, speed = sample_all(lambda x: ddpm.sample(ablated, schedule, tuple(x.shape), steps=setting.sample_steps,
+        images, speed = sample_all(lambda x: ddpm.sample(model, schedule, tuple(x.shape), steps=setting.sample_steps,
                                                          eta=0.0, x_T=x, clip_x0=True), x_T, setting.sample_batch)
-        rows.append({"dataset": setting.name, "impl": ABLATION, "seed": seed, "fd": score(images), **stats, **speed,
-                     "parameters": sum(p.numel() for p in ablated.parameters())})
+        rows.append({"dataset": setting.name, "impl": impl, "seed": seed, "fd": score(images), **stats, **speed,
+                     "parameters": sum(p.numel() for p in model.parameters())})
+
+    run_ours("ours", None)
+    if setting.emb_ablation:
+        run_ours(ABLATION, EMB_FREQUENCIES)  # (EMB)'s frequencies 1 to 1000: what the lower default range buys
 
     torch.manual_seed(seed)
     lib = library_unet(setting, size)
